@@ -1,0 +1,127 @@
+// Statistics as users read them: counters of completed I/O, latency
+// percentiles, in-flight barriers with phase and age, suspend state.
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+#include "support/manual_backend.h"
+#include "support/test_io.h"
+#include "support/test_resolver.h"
+
+namespace udm::test {
+namespace {
+
+TEST(LatencyHistogramTest, BucketsBoundEveryValueWithinAnEighth) {
+  for (uint64_t v : {0ull, 1ull, 7ull, 8ull, 9ull, 100ull, 1000ull, 123456ull, 999999999ull,
+                     1ull << 40, (1ull << 62) + 12345}) {
+    const int b = LatencyHistogram::BucketOf(v);
+    ASSERT_LT(b, LatencyHistogram::kBuckets);
+    const uint64_t upper = LatencyHistogram::BucketUpperNs(b);
+    EXPECT_GE(upper, v);
+    EXPECT_LE(upper - v, v / 8 + 1) << v;
+    if (b > 0) {
+      EXPECT_LT(LatencyHistogram::BucketUpperNs(b - 1), v) << v;
+    }
+  }
+}
+
+TEST(LatencyHistogramTest, PercentilesFollowTheRecordedValues) {
+  LatencyHistogram h;
+  for (int i = 1; i <= 1000; ++i) h.Record(static_cast<uint64_t>(i) * 1000);  // 1..1000 us
+  LatencyPercentiles p = h.Percentiles();
+  EXPECT_EQ(p.count, 1000u);
+  EXPECT_NEAR(static_cast<double>(p.p50_us), 500, 500 / 8.0);
+  EXPECT_NEAR(static_cast<double>(p.p90_us), 900, 900 / 8.0);
+  EXPECT_NEAR(static_cast<double>(p.p99_us), 990, 990 / 8.0);
+  EXPECT_EQ(p.max_us, 1000u);
+  EXPECT_EQ(LatencyHistogram().Percentiles().count, 0u);
+}
+
+TEST(DeviceStatsTest, CountsCompletedRequestsAndBytes) {
+  auto mem = std::make_shared<MemoryBackend>("mem", 4096);
+  TestResolver r;
+  r.Add(mem);
+  auto md = MakeDevice("0 2048 linear mem 0\n2048 2048 error", r);
+  std::vector<std::unique_ptr<TestIo>> ios;
+  for (int i = 0; i < 3; ++i) ios.push_back(TestIo::Write(i * 8, 8, 1));
+  for (int i = 0; i < 2; ++i) ios.push_back(TestIo::Read(i * 16, 16));
+  ios.push_back(TestIo::Flush());
+  ios.push_back(TestIo::Make(Op::kDiscard, 0, 8, 0));
+  ios.push_back(TestIo::Read(2048, 8));  // the error target
+  for (auto& io : ios) {
+    md->Submit(io->bio());
+    ASSERT_TRUE(io->Wait());
+  }
+  StatsSnapshot s = md->Stats();
+  EXPECT_EQ(s.writes, 3u);
+  EXPECT_EQ(s.write_bytes, 3u * 4096);
+  EXPECT_EQ(s.reads, 2u);
+  EXPECT_EQ(s.read_bytes, 2u * 8192);
+  EXPECT_EQ(s.flushes, 1u);
+  EXPECT_EQ(s.discards, 1u);
+  EXPECT_EQ(s.errors, 1u);
+  EXPECT_EQ(s.in_flight, 0u);
+  EXPECT_EQ(s.barrier_latency.count, 1u);
+  EXPECT_TRUE(s.inflight_barriers.empty());
+}
+
+TEST(DeviceStatsTest, InflightBarrierShowsItsPhaseAndAges) {
+  auto m = std::make_shared<ManualBackend>("m", 4096);
+  TestResolver r;
+  r.Add(m);
+  auto md = MakeDevice("0 4096 linear m 0", r, BarrierMode::kOrdered);
+  auto w = TestIo::Write(0, 8, 1);
+  auto b = TestIo::Write(8, 8, 2, kPreflush);
+  md->Submit(w->bio());
+  md->Submit(b->bio());
+  ASSERT_TRUE(m->WaitHeld(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  StatsSnapshot s = md->Stats();
+  ASSERT_EQ(s.inflight_barriers.size(), 1u);
+  EXPECT_EQ(s.inflight_barriers[0].phase, BarrierPhase::kWaitEarlier);
+  EXPECT_TRUE(s.inflight_barriers[0].ordered);
+  EXPECT_GE(s.inflight_barriers[0].age_us, 20000u);
+  EXPECT_EQ(s.in_flight, 1u);
+
+  m->ReleaseAll();  // the earlier write
+  ASSERT_TRUE(m->WaitHeld(1));  // the pre-flush
+  EXPECT_EQ(md->Stats().inflight_barriers[0].phase, BarrierPhase::kPreflush);
+  m->ReleaseAll();
+  ASSERT_TRUE(m->WaitHeld(1));
+  EXPECT_EQ(md->Stats().inflight_barriers[0].phase, BarrierPhase::kPayload);
+  m->ReleaseAll();
+  ASSERT_TRUE(m->WaitHeld(1));
+  EXPECT_EQ(md->Stats().inflight_barriers[0].phase, BarrierPhase::kPostflush);
+  m->SetPassThrough(true);
+  m->ReleaseAll();
+  ASSERT_TRUE(b->Wait());
+  s = md->Stats();
+  EXPECT_TRUE(s.inflight_barriers.empty());
+  EXPECT_EQ(s.barriers, 1u);
+  EXPECT_GE(s.barrier_latency.max_us, 20000u);
+}
+
+TEST(DeviceStatsTest, SuspendStateIsVisibleWhileSuspending) {
+  auto m = std::make_shared<ManualBackend>("m", 4096);
+  TestResolver r;
+  r.Add(m);
+  auto md = MakeDevice("0 4096 linear m 0", r);
+  EXPECT_EQ(md->Stats().suspend_state, SuspendState::kActive);
+  auto w = TestIo::Write(0, 8, 1);
+  md->Submit(w->bio());
+  ASSERT_TRUE(m->WaitHeld(1));
+  auto suspended = std::async(std::launch::async, [&] { return md->Suspend(true).has_value(); });
+  for (int i = 0; i < 100 && md->Stats().suspend_state != SuspendState::kSuspending; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(md->Stats().suspend_state, SuspendState::kSuspending);
+  m->SetPassThrough(true);
+  m->ReleaseAll();
+  ASSERT_TRUE(suspended.get());
+  EXPECT_EQ(md->Stats().suspend_state, SuspendState::kSuspended);
+  ASSERT_TRUE(md->Resume());
+}
+
+}  // namespace
+}  // namespace udm::test
