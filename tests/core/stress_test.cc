@@ -110,8 +110,8 @@ TEST(StressTest, SubmittersBarriersAndSuspendReloadResumeCycles) {
     std::atomic<int> running{kThreads};
     std::vector<std::unique_ptr<Submitter>> subs;
     std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) subs.push_back(std::make_unique<Submitter>(md.get(), t, 100 + t));
     for (int t = 0; t < kThreads; ++t) {
-      subs.push_back(std::make_unique<Submitter>(md.get(), t, 100 + t));
       threads.emplace_back([&, t] {
         subs[t]->Run(4000);
         --running;
