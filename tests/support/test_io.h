@@ -19,6 +19,10 @@ namespace udm::test {
 
 class TestIo {
  public:
+  TestIo() = default;
+  // A completion may still be inside EndIo (notifying) when done() turns
+  // true: wait for it before the mutex and condition variable go away.
+  ~TestIo() { std::lock_guard<std::mutex> g(mu_); }
   static std::unique_ptr<TestIo> Write(uint64_t sector, uint64_t sectors, uint8_t fill,
                                        uint32_t flags = 0) {
     auto io = Make(Op::kWrite, sector, sectors, flags);
