@@ -141,15 +141,14 @@ TEST_P(PowerCutTest, NothingBeforeACompletedFlushOrBarrierIsLost) {
       work.Submit(std::move(w));
     }
   }
-  auto image0 = p0->PowerCut(rng);
-  auto image1 = p1->PowerCut(rng);
+  auto images = PowerCutBackend::PowerCut({p0.get(), p1.get()}, rng);
   work.WaitAll();
 
   // What the volume reads after the power cut.
   auto m0 = std::make_shared<MemoryBackend>("p0", kDevSectors);
   auto m1 = std::make_shared<MemoryBackend>("p1", kDevSectors);
-  m0->Write(0, image0);
-  m1->Write(0, image1);
+  m0->Write(0, images[0]);
+  m1->Write(0, images[1]);
   TestResolver after;
   after.Add(m0);
   after.Add(m1);

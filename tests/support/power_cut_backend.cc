@@ -96,10 +96,21 @@ void PowerCutBackend::Execute(Pending p) {
   ++completed_writes_;
 }
 
-std::vector<uint8_t> PowerCutBackend::PowerCut(std::mt19937& rng) {
-  std::lock_guard<std::mutex> g(mu_);
+std::vector<std::vector<uint8_t>> PowerCutBackend::PowerCut(
+    const std::vector<PowerCutBackend*>& devices, std::mt19937& rng) {
+  // Every device's lock at once: nothing executes anywhere during the cut.
+  std::vector<std::unique_lock<std::mutex>> locks;
+  for (PowerCutBackend* d : devices) locks.emplace_back(d->mu_, std::defer_lock);
+  for (auto& l : locks) l.lock();  // always in the caller's order: one cutter at a time
+  std::vector<std::vector<uint8_t>> images;
+  for (PowerCutBackend* d : devices) images.push_back(d->CutLocked(rng));
+  locks.clear();
+  for (PowerCutBackend* d : devices) d->cv_.notify_all();
+  return images;
+}
+
+std::vector<uint8_t> PowerCutBackend::CutLocked(std::mt19937& rng) {
   dead_ = true;
-  cv_.notify_all();
   std::vector<uint8_t> image = durable_;
   std::vector<const CachedWrite*> order;
   for (const auto& w : cache_) order.push_back(&w);
@@ -110,5 +121,3 @@ std::vector<uint8_t> PowerCutBackend::PowerCut(std::mt19937& rng) {
   }
   return image;
 }
-
-}  // namespace udm::test

@@ -26,9 +26,12 @@ class PowerCutBackend : public BlockDevice {
   uint64_t sectors() const override { return sectors_; }
   const std::string& name() const override { return name_; }
 
-  // Cuts the power: from now on requests fail with -EIO and change
-  // nothing. Returns a possible medium image: durable data plus a random subset of unflushed writes.
-  std::vector<uint8_t> PowerCut(std::mt19937& rng);
+  // Cuts the power of all `devices` at the same instant: from then on
+  // their requests fail with -EIO and change nothing. Returns a possible
+  // medium image per device: durable data plus a random subset of the
+  // unflushed writes.
+  static std::vector<std::vector<uint8_t>> PowerCut(const std::vector<PowerCutBackend*>& devices,
+                                                    std::mt19937& rng);
   // Requests submitted and not yet completed.
   size_t queued() const;
 
@@ -44,6 +47,7 @@ class PowerCutBackend : public BlockDevice {
   };
   void Run();
   void Execute(Pending p);
+  std::vector<uint8_t> CutLocked(std::mt19937& rng);  // mu_ held
 
   const std::string name_;
   const uint64_t sectors_;
