@@ -184,17 +184,23 @@ TEST_P(PowerCutTest, NothingBeforeACompletedFlushOrBarrierIsLost) {
     if (!f->ordered) continue;
     // Ordered barrier: anything after it on the medium means everything
     // before it is too.
-    bool later_present = false;
+    const Request* later = nullptr;
     for (const auto& w : reqs) {
       if (w->is_write && w->submit_tick > f->submit_tick && present(*w)) {
-        later_present = true;
+        later = w.get();
+        break;
       }
     }
-    if (!later_present) continue;
+    if (later == nullptr) continue;
     for (const auto& w : reqs) {
       if (!w->is_write || w->submit_tick > f->submit_tick) continue;
-      ASSERT_TRUE(present(*w)) << "write " << w->id << " before barrier " << f->submit_tick
-                               << " is lost but a write after the barrier survived";
+      ASSERT_TRUE(present(*w)) << "write " << w->id << " (submitted at " << w->submit_tick
+                               << ", completed at " << w->complete_tick << " with " << w->status
+                               << ") before barrier submitted at " << f->submit_tick
+                               << " (completed at " << f->complete_tick << " with " << f->status
+                               << ") is lost, but write " << later->id << " submitted at "
+                               << later->submit_tick << " (completed at " << later->complete_tick
+                               << " with " << later->status << ") survived";
     }
   }
   RecordProperty("checked", static_cast<int>(checked));

@@ -121,3 +121,5 @@ std::vector<uint8_t> PowerCutBackend::CutLocked(std::mt19937& rng) {
   }
   return image;
 }
+
+}  // namespace udm::test
