@@ -7,6 +7,8 @@ packages=(
   build-essential cmake ninja-build pkg-config
   liburing-dev libfmt-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
+  libfuse3-dev fuse3 libsqlite3-dev sqlite3 nlohmann-json3-dev libcli11-dev
+  util-linux e2fsprogs xfsprogs fio
 )
 
 missing=()

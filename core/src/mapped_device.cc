@@ -329,7 +329,11 @@ Status MappedDevice::Resume() {
   {
     std::lock_guard<std::mutex> g(mu_);
     SetState(SuspendState::kActive);
-    WakeLocked();  // rule 4: lifting the block always runs the deferred queue
+    if (deferred_.empty() && barrier_ == nullptr) {
+      gate_.fetch_and(~kBlocked, std::memory_order_acq_rel);  // nothing held: open at once
+    } else {
+      WakeLocked();  // rule 4: lifting the block always runs the deferred queue
+    }
   }
   RaiseEvent();
   return {};

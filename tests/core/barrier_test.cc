@@ -335,7 +335,14 @@ TEST_F(BarrierTest, SubmitReturnsAtOnceWhileABarrierIsPending) {
   });
   ASSERT_EQ(submitted.wait_for(std::chrono::seconds(10)), std::future_status::ready)
       << "submit blocked behind the barrier";
+  // The worker takes the barrier out of the queue to wait for the write.
   StatsSnapshot s = md->Stats();
+  for (int i = 0; i < 500 && (s.inflight_barriers.empty() ||
+                              s.inflight_barriers[0].phase != BarrierPhase::kWaitEarlier);
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    s = md->Stats();
+  }
   EXPECT_EQ(s.deferred, 500u);
   EXPECT_EQ(s.in_flight, 1u);
   ASSERT_EQ(s.inflight_barriers.size(), 1u);

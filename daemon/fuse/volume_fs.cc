@@ -1,0 +1,179 @@
+// VolumeFs: mounting (including recovery of a stale mount), the session
+// loop thread, a clean shutdown, and the notifications from the control side.
+#include "fuse/volume_fs.h"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <unordered_set>
+
+#include <fmt/core.h>
+
+#include "fuse/fs_ops.h"
+#include "fuse/fs_state.h"
+#include "fuse/invalidator.h"
+
+namespace udm::daemon {
+namespace {
+
+// A mountpoint whose FUSE server died answers ENOTCONN; detach it so that a
+// new mount can take its place.
+Status DetachStaleMount(const std::string& mountpoint) {
+  struct stat st{};
+  if (stat(mountpoint.c_str(), &st) != 0) {
+    if (errno != ENOTCONN) return SysError(errno, "stat mountpoint " + mountpoint);
+    fmt::print(stderr, "udmd: fuse: detaching stale FUSE mount at {}\n", mountpoint);
+    if (umount2(mountpoint.c_str(), MNT_DETACH) != 0) {
+      return SysError(errno, "detach stale mount " + mountpoint);
+    }
+    if (stat(mountpoint.c_str(), &st) != 0) return SysError(errno, "stat mountpoint " + mountpoint);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return Fail(ErrorCode::kInvalidArgument, ENOTDIR, "mountpoint {} is not a directory",
+                mountpoint);
+  }
+  return {};
+}
+
+std::string MountOptions(const VolumeFsOptions& opts) {
+  std::string o = "default_permissions,fsname=udm,subtype=udm";
+  if (opts.allow_other) o += ",allow_other";
+  return o;
+}
+
+// PR_SET_IO_FLUSHER keeps memory reclaim from waiting on this daemon's own
+// I/O (a loop-mounted volume under memory pressure). The flag is inherited
+// by the worker threads libfuse creates from this thread.
+void MarkIoFlusher() {
+  if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) != 0) {
+    fmt::print(stderr,
+               "udmd: fuse: PR_SET_IO_FLUSHER failed ({}; it needs CAP_SYS_RESOURCE); a "
+               "loop-mounted volume may deadlock under memory pressure\n",
+               std::strerror(errno));
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<VolumeFs>> VolumeFs::Mount(const std::string& mountpoint,
+                                                  VolumeDirectory& dir,
+                                                  const VolumeFsOptions& opts) {
+  std::unique_ptr<VolumeFs> fs(new VolumeFs);
+  if (Status st = fs->Start(mountpoint, dir, opts); !st) return std::unexpected(st.error());
+  return fs;
+}
+
+VolumeFs::~VolumeFs() { Unmount(); }
+
+Status VolumeFs::Start(const std::string& mountpoint, VolumeDirectory& dir,
+                       const VolumeFsOptions& opts) {
+  if (opts.threads == 0) return InvalidArgument("FUSE threads must be at least 1");
+  if (Status st = DetachStaleMount(mountpoint); !st) return st;
+
+  VolumeFsOptions resolved = opts;
+  resolved.uid = opts.uid.value_or(getuid());
+  resolved.gid = opts.gid.value_or(getgid());
+  state_ = std::make_shared<volfs::FsState>(dir, resolved);
+  state_->session = std::make_shared<volfs::Session>();
+  clock_gettime(CLOCK_REALTIME, &state_->mount_time);
+
+  const std::string options = MountOptions(resolved);
+  const char* argv[] = {"udmd", "-o", options.c_str()};
+  fuse_args args = FUSE_ARGS_INIT(3, const_cast<char**>(argv));
+  fuse_session* se = fuse_session_new(&args, &volfs::VolumeFsOps(), sizeof(fuse_lowlevel_ops),
+                                      state_.get());
+  fuse_opt_free_args(&args);
+  if (se == nullptr) {
+    return Fail(ErrorCode::kInvalidArgument, EINVAL, "FUSE session for {} with options '{}'",
+                mountpoint, options);
+  }
+  state_->session->se = se;
+  if (fuse_session_mount(se, mountpoint.c_str()) != 0) {
+    return Fail(ErrorCode::kIo, EIO, "FUSE mount at {} failed (see the log)", mountpoint);
+  }
+  mounted_ = true;
+  mountpoint_ = mountpoint;
+  invalidator_ = std::make_unique<volfs::Invalidator>(*state_);
+  loop_ = std::thread([this] { Loop(); });
+  root_fd_ = open(mountpoint.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  return {};
+}
+
+void VolumeFs::Loop() {
+  MarkIoFlusher();
+  fuse_loop_config* cfg = fuse_loop_cfg_create();
+  fuse_loop_cfg_set_clone_fd(cfg, state_->options.clone_fd ? 1 : 0);
+  fuse_loop_cfg_set_max_threads(cfg, state_->options.threads);
+  const int rc = fuse_session_loop_mt(state_->session->se, cfg);
+  fuse_loop_cfg_destroy(cfg);
+  loop_done_ = true;
+  if (rc != 0) fmt::print(stderr, "udmd: fuse: session loop for {} ended: {}\n", mountpoint_, rc);
+}
+
+// fuse_session_loop_mt() notices fuse_session_exit() only when a worker
+// finishes a request, and a worker drops requests it reads after the exit
+// (leaving their senders waiting). So the exit is made by a request: the
+// lookup of a name that never exists, answered ENOENT.
+void VolumeFs::WakeLoop() {
+  static std::atomic<uint64_t> counter{0};
+  const std::string name =
+      fmt::format("{}{}-{}", volfs::kWakePrefix, getpid(), counter.fetch_add(1));
+  struct stat st{};
+  if (root_fd_ >= 0) {
+    fstatat(root_fd_, name.c_str(), &st, AT_SYMLINK_NOFOLLOW);
+  } else {
+    stat((mountpoint_ + "/" + name).c_str(), &st);
+  }
+}
+
+void VolumeFs::Unmount() {
+  if (state_ == nullptr) return;
+  if (invalidator_ != nullptr) invalidator_->Stop();
+  fuse_session* se = state_->session->se;
+  if (loop_.joinable()) {
+    state_->stopping = true;
+    if (!loop_done_) WakeLoop();  // a loop that ended by itself answers nothing
+    fuse_session_exit(se);  // in case the loop had ended already
+    loop_.join();
+  }
+  if (root_fd_ >= 0) close(root_fd_);
+  root_fd_ = -1;
+  if (mounted_) fuse_session_unmount(se);  // lazy: open files keep the old mount
+  mounted_ = false;
+  ReleaseOpenFiles();
+  invalidator_.reset();
+  state_.reset();  // the session lives on until the last request in flight is answered
+}
+
+// Handles the kernel never released because the session ended first.
+void VolumeFs::ReleaseOpenFiles() {
+  std::unordered_set<volfs::OpenFile*> files;
+  std::unordered_set<volfs::DirHandle*> dirs;
+  {
+    std::lock_guard<std::mutex> g(state_->mu);
+    files.swap(state_->open_files);
+    dirs.swap(state_->open_dirs);
+  }
+  for (volfs::OpenFile* f : files) {
+    state_->dir.Released(f->volume->ino);
+    delete f;
+  }
+  for (volfs::DirHandle* d : dirs) delete d;
+}
+
+void VolumeFs::NotifyChanged(uint64_t ino, const std::string& old_name_or_empty) {
+  if (invalidator_ != nullptr) invalidator_->Inode(ino, old_name_or_empty);
+}
+
+void VolumeFs::NotifyListChanged() {
+  if (invalidator_ != nullptr) invalidator_->List();
+}
+
+}  // namespace udm::daemon

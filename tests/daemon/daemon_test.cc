@@ -1,0 +1,378 @@
+// The whole daemon, really started: udmd on a temporary state directory,
+// driven by udmsetup, volumes used through their FUSE files by losetup,
+// mkfs, mount, fsck and fio, then killed with -9 and restarted.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include <fmt/core.h>
+
+#include "support/command.h"
+
+namespace udm::test {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using nlohmann::json;
+
+constexpr uint64_t kFileBytes = 16ull << 20;  // each backing file
+
+// A real udmd process on its own state directory.
+class Daemon {
+ public:
+  explicit Daemon(std::string dir) : dir_(std::move(dir)) {}
+  ~Daemon() { Stop(SIGTERM); }
+
+  std::string state() const { return dir_ + "/state"; }
+  std::string mount() const { return dir_ + "/mnt"; }
+  std::string socket() const { return dir_ + "/state/udm.sock"; }
+  std::string log() const {
+    std::ifstream in(dir_ + "/udmd.log");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+  bool Start() {
+    pid_ = fork();
+    if (pid_ == 0) {
+      const int fd = open((dir_ + "/udmd.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      dup2(fd, 2);
+      dup2(fd, 1);
+      execl(UDMD_PATH, "udmd", "--foreground", "--state-dir", state().c_str(), "--mount",
+            mount().c_str(), nullptr);
+      _exit(127);
+    }
+    for (int i = 0; i < 200; ++i) {  // until the socket answers
+      if (RunCommand({UDMSETUP_PATH, "--socket", socket(), "version"}, "", 5).ok()) return true;
+      int status;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+  // Stops the daemon with `sig` and waits for it; true if it exited 0.
+  bool Stop(int sig) {
+    if (pid_ <= 0) return true;
+    kill(pid_, sig);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  }
+
+ private:
+  const std::string dir_;
+  pid_t pid_ = -1;
+};
+
+class DaemonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/var/tmp/udm-daemon-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    a_ = dir_ + "/a.img";
+    b_ = dir_ + "/b.img";
+    for (const auto& f : {a_, b_}) {
+      std::ofstream(f).close();
+      fs::resize_file(f, kFileBytes);
+    }
+    daemon_ = std::make_unique<Daemon>(dir_);
+    ASSERT_TRUE(daemon_->Start()) << daemon_->log();
+  }
+  void TearDown() override {
+    for (const auto& m : mounts_) RunCommand({"umount", "-l", m});
+    for (const auto& l : loops_) RunCommand({"losetup", "-d", l});
+    if (daemon_) {
+      EXPECT_TRUE(daemon_->Stop(SIGTERM)) << daemon_->log();
+    }
+    RunCommand({"umount", "-l", daemon_ ? daemon_->mount() : dir_ + "/mnt"});
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  CommandResult Udm(std::vector<std::string> args, const std::string& input = "") {
+    args.insert(args.begin(), {UDMSETUP_PATH, "--socket", daemon_->socket()});
+    return RunCommand(args, input, 60);
+  }
+  json UdmJson(std::vector<std::string> args) {
+    args.insert(args.begin(), "--json");
+    auto r = Udm(args);
+    EXPECT_TRUE(r.ok()) << r.err;
+    return json::parse(r.out, nullptr, false);
+  }
+  std::string TwoFileTable() const {
+    return fmt::format("0 32768 linear {} 0\n32768 32768 linear {} 0", a_, b_);
+  }
+  std::string Vol(const std::string& name) const { return daemon_->mount() + "/" + name; }
+  std::string Loop(const std::string& file, bool direct) {
+    auto r = RunCommand({"losetup", "-f", "--show", direct ? "--direct-io=on" : "--direct-io=off", file});
+    EXPECT_TRUE(r.ok()) << r.err;
+    std::string dev = r.out.substr(0, r.out.find('\n'));
+    loops_.push_back(dev);
+    return dev;
+  }
+
+  std::string dir_, a_, b_;
+  std::unique_ptr<Daemon> daemon_;
+  std::vector<std::string> loops_, mounts_;
+};
+
+std::vector<uint8_t> ReadFile(const std::string& path, uint64_t off, size_t len) {
+  std::vector<uint8_t> buf(len);
+  const int fd = open(path.c_str(), O_RDONLY);
+  EXPECT_GE(fd, 0) << path;
+  EXPECT_EQ(pread(fd, buf.data(), len, static_cast<off_t>(off)), static_cast<ssize_t>(len));
+  close(fd);
+  return buf;
+}
+
+TEST_F(DaemonTest, VolumeFileMapsByteForByteOntoTwoBackingFiles) {
+  ASSERT_TRUE(Udm({"create", "v", "--table", TwoFileTable()}).ok());
+  const std::string file = Vol("v");
+  struct stat st {};
+  ASSERT_EQ(stat(file.c_str(), &st), 0);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), 2 * kFileBytes);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  std::vector<uint8_t> model(2 * kFileBytes, 0);
+  std::mt19937 rng(42);
+  const int fd = open(file.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  for (int i = 0; i < 400; ++i) {
+    const uint64_t len = std::uniform_int_distribution<uint64_t>(1, 70000)(rng);
+    const uint64_t off = std::uniform_int_distribution<uint64_t>(0, 2 * kFileBytes - len)(rng);
+    std::vector<uint8_t> data(len);
+    for (auto& b : data) b = static_cast<uint8_t>(rng());
+    ASSERT_EQ(pwrite(fd, data.data(), len, static_cast<off_t>(off)), static_cast<ssize_t>(len));
+    std::memcpy(&model[off], data.data(), len);
+  }
+  ASSERT_EQ(fsync(fd), 0);
+  std::vector<uint8_t> back(2 * kFileBytes);
+  ASSERT_EQ(pread(fd, back.data(), back.size(), 0), static_cast<ssize_t>(back.size()));
+  close(fd);
+  EXPECT_TRUE(back == model) << "reads through the file differ from what was written";
+  EXPECT_TRUE(ReadFile(a_, 0, kFileBytes) == std::vector<uint8_t>(model.begin(), model.begin() + kFileBytes));
+  EXPECT_TRUE(ReadFile(b_, 0, kFileBytes) == std::vector<uint8_t>(model.begin() + kFileBytes, model.end()));
+  // Past the end: ENOSPC for writes, short reads.
+  const int fd2 = open(file.c_str(), O_RDWR);
+  char c = 1;
+  EXPECT_EQ(pwrite(fd2, &c, 1, static_cast<off_t>(2 * kFileBytes)), -1);
+  EXPECT_EQ(errno, ENOSPC);
+  EXPECT_EQ(pread(fd2, &c, 1, static_cast<off_t>(2 * kFileBytes)), 0);
+  close(fd2);
+}
+
+void MkfsMountCheck(DaemonTest* t, const std::string& dev, const std::string& fstype,
+                    const std::string& mnt, std::vector<std::string>* mounts) {
+  const bool xfs = fstype == "xfs";
+  auto mk = RunCommand({xfs ? "mkfs.xfs" : "mkfs.ext4", xfs ? "-f" : "-F", "-q", dev}, "", 120);
+  ASSERT_TRUE(mk.ok()) << mk.err;
+  fs::create_directories(mnt);
+  auto mounted = RunCommand({"mount", dev, mnt});
+  ASSERT_TRUE(mounted.ok()) << mounted.err;
+  mounts->push_back(mnt);
+  auto wr = RunShell("for i in $(seq 1 20); do head -c 300000 /dev/urandom > " + mnt +
+                     "/f$i; done; sha256sum " + mnt + "/f* > " + mnt + "/../sums && sync");
+  ASSERT_TRUE(wr.ok()) << wr.err;
+  ASSERT_TRUE(RunCommand({"umount", mnt}).ok());
+  mounts->pop_back();
+  auto fsck = xfs ? RunCommand({"xfs_repair", "-n", dev}, "", 120)
+                  : RunCommand({"e2fsck", "-fn", dev}, "", 120);
+  EXPECT_TRUE(fsck.ok()) << fsck.out << fsck.err;
+  ASSERT_TRUE(RunCommand({"mount", dev, mnt}).ok());
+  mounts->push_back(mnt);
+  auto check = RunShell("sha256sum -c --quiet " + mnt + "/../sums");
+  EXPECT_TRUE(check.ok()) << check.out << check.err;
+  ASSERT_TRUE(RunCommand({"umount", mnt}).ok());
+  mounts->pop_back();
+  (void)t;
+}
+
+TEST_F(DaemonTest, Ext4AndXfsOnLoopDevicesBufferedAndDirect) {
+  // mkfs.xfs wants 300 MB: two sparse 200 MiB files.
+  const std::string c = dir_ + "/c.img", d = dir_ + "/d.img";
+  for (const auto& f : {c, d}) {
+    std::ofstream(f).close();
+    fs::resize_file(f, 200ull << 20);
+  }
+  ASSERT_TRUE(Udm({"create", "v", "--table",
+                   fmt::format("0 409600 linear {} 0\n409600 409600 linear {} 0", c, d)})
+                  .ok());
+  for (bool direct : {false, true}) {
+    for (const std::string fstype : {"ext4", "xfs"}) {
+      SCOPED_TRACE(fstype + (direct ? " direct-io" : " buffered"));
+      const std::string dev = Loop(Vol("v"), direct);
+      MkfsMountCheck(this, dev, fstype, dir_ + "/fsmnt", &mounts_);
+      ASSERT_TRUE(RunCommand({"losetup", "-d", dev}).ok());
+      loops_.pop_back();
+    }
+  }
+}
+
+TEST_F(DaemonTest, FioVerifiesCleanDirectAndBuffered) {
+  ASSERT_TRUE(Udm({"create", "v", "--table", TwoFileTable()}).ok());
+  auto direct = RunCommand({"fio", "--name=d", "--filename=" + Vol("v"), "--ioengine=io_uring",
+                            "--direct=1", "--iodepth=32", "--rw=randwrite", "--bs=4k", "--size=24M",
+                            "--verify=crc32c", "--do_verify=1", "--output-format=json"},
+                           "", 300);
+  ASSERT_TRUE(direct.ok()) << direct.err;
+  auto j = json::parse(direct.out.substr(direct.out.find('{')), nullptr, false);
+  ASSERT_FALSE(j.is_discarded());
+  EXPECT_EQ(j["jobs"][0]["error"].get<int>(), 0);
+  auto buffered = RunCommand({"fio", "--name=b", "--filename=" + Vol("v"), "--ioengine=psync",
+                              "--rw=randwrite", "--bs=4k", "--size=8M", "--fsync=8",
+                              "--verify=crc32c", "--do_verify=1"},
+                             "", 300);
+  EXPECT_TRUE(buffered.ok()) << buffered.err;
+}
+
+TEST_F(DaemonTest, SuspendHoldsWritesAndResumeLandsThemInTheNewTable) {
+  ASSERT_TRUE(Udm({"create", "v", "--table", fmt::format("0 32768 linear {} 0", a_)}).ok());
+  ASSERT_TRUE(Udm({"suspend", "v"}).ok());
+  EXPECT_EQ(UdmJson({"info", "v"})["state"], "SUSPENDED");
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    const int fd = open(Vol("v").c_str(), O_RDWR | O_DIRECT);
+    alignas(4096) static uint8_t buf[4096];
+    std::memset(buf, 0xab, sizeof buf);
+    EXPECT_EQ(pwrite(fd, buf, sizeof buf, 8192), 4096);
+    close(fd);
+    done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_FALSE(done.load()) << "a write completed on a suspended volume";
+  // A failed load leaves no inactive table.
+  auto bad = Udm({"load", "v", "--table", "0 100 linear /nonexistent/file 0"});
+  EXPECT_FALSE(bad.ok());
+  EXPECT_THAT(bad.err, HasSubstr("/nonexistent/file"));
+  EXPECT_FALSE(UdmJson({"info", "v"})["inactive_table"].get<bool>());
+  ASSERT_TRUE(Udm({"load", "v", "--table", fmt::format("0 32768 linear {} 0", b_)}).ok());
+  EXPECT_TRUE(UdmJson({"info", "v"})["inactive_table"].get<bool>());
+  ASSERT_TRUE(Udm({"resume", "v"}).ok());
+  writer.join();
+  EXPECT_TRUE(done.load());
+  EXPECT_EQ(ReadFile(b_, 8192, 1)[0], 0xab) << "the held write did not land in the new table";
+  EXPECT_EQ(ReadFile(a_, 8192, 1)[0], 0);
+  auto table = Udm({"table", "v"});
+  EXPECT_THAT(table.out, HasSubstr(b_));
+}
+
+TEST_F(DaemonTest, KillNineAndRestartBringsEverythingBack) {
+  ASSERT_TRUE(Udm({"create", "v", "--table", TwoFileTable(), "--barriers", "ordered"}).ok());
+  ASSERT_TRUE(Udm({"create", "w", "--table", fmt::format("0 1024 zero")}).ok());
+  ASSERT_TRUE(Udm({"load", "w", "--table", fmt::format("0 2048 linear {} 0", b_)}).ok());
+  const int fd = open(Vol("v").c_str(), O_RDWR);
+  std::vector<uint8_t> data(1 << 20);
+  std::mt19937 rng(1);
+  for (auto& b : data) b = static_cast<uint8_t>(rng());
+  ASSERT_EQ(pwrite(fd, data.data(), data.size(), 12345), static_cast<ssize_t>(data.size()));
+  ASSERT_EQ(fdatasync(fd), 0);
+  close(fd);
+  ASSERT_FALSE(daemon_->Stop(SIGKILL));
+  ASSERT_TRUE(daemon_->Start()) << daemon_->log();
+  auto v = UdmJson({"info", "v"});
+  EXPECT_EQ(v["state"], "ACTIVE");
+  EXPECT_EQ(v["barriers"], "ordered");
+  auto w = UdmJson({"info", "w"});
+  EXPECT_TRUE(w["live_table"].get<bool>());
+  EXPECT_TRUE(w["inactive_table"].get<bool>());
+  EXPECT_THAT(Udm({"table", "--inactive", "w"}).out, HasSubstr(b_));
+  EXPECT_TRUE(ReadFile(Vol("v"), 12345, data.size()) == data) << "fsynced data lost";
+}
+
+TEST_F(DaemonTest, BadInputIsRefusedWithAMessageAndChangesNothing) {
+  ASSERT_TRUE(Udm({"create", "v", "--table", fmt::format("0 1024 linear {} 0", a_)}).ok());
+  const std::string before = Udm({"--json", "info"}).out;
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"create", "x", "--table", "0 100 linear"}, "line 1"},
+      {{"create", "x", "--table", "8 100 zero"}, "sector 0"},
+      {{"create", "x", "--table", "0 100 zero\n200 100 zero"}, "gap"},
+      {{"create", "x", "--table", "0 100 zero\n50 100 zero"}, "overlap"},
+      {{"create", "x", "--table", "0 0 zero"}, "length"},
+      {{"create", "x", "--table", "0 99999999999999999999 zero"}, "64 bits"},
+      {{"create", "x", "--table", "0 100 frobnicate"}, "frobnicate"},
+      {{"create", "x", "--table", "0 100 linear /no/such/file 0"}, "/no/such/file"},
+      {{"create", "x", "--table", fmt::format("0 99999 linear {} 0", a_)}, "too small"},
+      {{"create", "x", "--table", "0 100 striped 2 7 /a 0 /b 0"}, "chunk"},
+      {{"create", "v", "--table", "0 100 zero"}, "already exists"},
+      {{"create", "a/b", "--table", "0 100 zero"}, "/"},
+      {{"create", "", "--table", "0 100 zero"}, "empty"},
+      {{"suspend", "nosuch"}, "nosuch"},
+      {{"resume", "nosuch"}, "nosuch"},
+      {{"remove", "nosuch"}, "nosuch"},
+      {{"table", "nosuch"}, "nosuch"},
+      {{"status", "nosuch"}, "nosuch"},
+      {{"info", "nosuch"}, "nosuch"},
+      {{"load", "nosuch", "--table", "0 1 zero"}, "nosuch"},
+      {{"rename", "nosuch", "y"}, "nosuch"},
+      {{"message", "v", "0", "hello"}, "message"},
+      {{"frobnicate"}, "frobnicate"},
+  };
+  for (const auto& [args, want] : cases) {
+    auto r = Udm(args);
+    EXPECT_NE(r.exit_code, 0) << ::testing::PrintToString(args);
+    EXPECT_THAT(r.err, HasSubstr(want)) << ::testing::PrintToString(args);
+  }
+  EXPECT_EQ(Udm({"--json", "info"}).out, before) << "a refused command changed something";
+}
+
+TEST_F(DaemonTest, GarbageOnTheSocketLeavesTheDaemonServing) {
+  std::mt19937 rng(3);
+  for (int i = 0; i < 20; ++i) {
+    const int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, daemon_->socket().c_str(), sizeof addr.sun_path - 1);
+    ASSERT_EQ(connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    std::string junk = i % 3 == 0 ? std::string(3 << 20, 'x')
+                       : i % 3 == 1 ? "{\"id\":1,\"method\":\"create\",\"params\":{\"name\":7}}\n{{{\n"
+                                    : std::string(4096, '\0');
+    if (i % 3 == 2) {
+      for (auto& c : junk) c = static_cast<char>(rng());
+    }
+    (void)send(s, junk.data(), junk.size(), MSG_NOSIGNAL);
+    close(s);
+  }
+  EXPECT_TRUE(Udm({"version"}).ok());
+  EXPECT_TRUE(Udm({"create", "ok", "--table", "0 8 zero"}).ok());
+}
+
+TEST_F(DaemonTest, StackedVolumesWorkAndAHeldVolumeCannotBeRemoved) {
+  ASSERT_TRUE(Udm({"create", "base", "--table", TwoFileTable()}).ok());
+  ASSERT_TRUE(Udm({"create", "top", "--table", "0 2048 linear udm:base 4096"}).ok());
+  const int fd = open(Vol("top").c_str(), O_RDWR);
+  const char msg[] = "stacked in-process";
+  ASSERT_EQ(pwrite(fd, msg, sizeof msg, 0), static_cast<ssize_t>(sizeof msg));
+  ASSERT_EQ(fsync(fd), 0);
+  close(fd);
+  EXPECT_EQ(std::memcmp(ReadFile(a_, 4096 * 512, sizeof msg).data(), msg, sizeof msg), 0);
+  auto rm = Udm({"remove", "base"});
+  EXPECT_NE(rm.exit_code, 0);
+  EXPECT_THAT(rm.err, HasSubstr("top"));
+  EXPECT_THAT(Udm({"deps", "top"}).out, HasSubstr("udm:base"));
+  ASSERT_TRUE(Udm({"remove", "top"}).ok());
+  ASSERT_TRUE(Udm({"remove", "base"}).ok());
+  EXPECT_FALSE(fs::exists(Vol("base")));
+}
+
+}  // namespace
+}  // namespace udm::test
