@@ -1,6 +1,7 @@
 // udmd: the udm daemon. Restores the volumes from the state directory,
 // exposes each as a file under the mount directory through FUSE, and
 // serves the control socket until SIGTERM/SIGINT.
+#include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -101,6 +102,24 @@ class FsObserver : public VolumeObserver {
   VolumeFs& fs_;
 };
 
+// Tells the waiting parent we serve, then lets go of its terminal: from
+// now on messages go to <state-dir>/udmd.log.
+void Detach(const Options& o, int ready_fd) {
+  const char ok = 0;
+  [[maybe_unused]] ssize_t n = write(ready_fd, &ok, 1);
+  close(ready_fd);
+  const int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const int log = open((o.state_dir + "/udmd.log").c_str(),
+                       O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (null >= 0) dup2(null, 0);
+  if (log >= 0) {
+    dup2(log, 1);
+    dup2(log, 2);
+  }
+  if (null > 2) close(null);
+  if (log > 2) close(log);
+}
+
 int Run(const Options& o, int ready_fd) {
   auto fail = [&](const Error& e) {
     std::fprintf(stderr, "udmd: %s\n", e.message.c_str());
@@ -134,11 +153,7 @@ int Run(const Options& o, int ready_fd) {
 
   std::fprintf(stderr, "udmd: %zu volume(s) restored; files in %s; socket %s\n", *restored,
                o.mount_dir.c_str(), o.socket_path.c_str());
-  if (ready_fd >= 0) {
-    const char ok = 0;
-    [[maybe_unused]] ssize_t n = write(ready_fd, &ok, 1);
-    close(ready_fd);
-  }
+  if (ready_fd >= 0) Detach(o, ready_fd);
 
   sigset_t set;
   sigemptyset(&set);
