@@ -3,6 +3,8 @@
 
 #include <map>
 
+#include "control/params.h"
+
 namespace udm::daemon {
 
 using nlohmann::json;
@@ -17,39 +19,6 @@ std::string StateName(SuspendState s) {
   }
   return "UNKNOWN";
 }
-
-// Typed access to request parameters; errors name the parameter.
-class Params {
- public:
-  explicit Params(const json& p) : p_(p) {}
-
-  Result<std::string> String(const char* key) const {
-    if (!p_.is_object() || !p_.contains(key)) return InvalidArgument("missing parameter '{}'", key);
-    if (!p_[key].is_string()) return InvalidArgument("parameter '{}' must be a string", key);
-    return p_[key].get<std::string>();
-  }
-  std::optional<std::string> OptString(const char* key) const {
-    if (!p_.is_object() || !p_.contains(key) || !p_[key].is_string()) return std::nullopt;
-    return p_[key].get<std::string>();
-  }
-  Result<bool> Bool(const char* key) const {
-    if (!p_.is_object() || !p_.contains(key) || p_[key].is_null()) return false;
-    if (!p_[key].is_boolean()) return InvalidArgument("parameter '{}' must be true or false", key);
-    return p_[key].get<bool>();
-  }
-  Result<std::optional<uint64_t>> U64(const char* key) const {
-    if (!p_.is_object() || !p_.contains(key) || p_[key].is_null()) return std::optional<uint64_t>();
-    if (!p_[key].is_number_unsigned() && !(p_[key].is_number_integer() && p_[key].get<int64_t>() >= 0)) {
-      return InvalidArgument("parameter '{}' must be an unsigned integer", key);
-    }
-    return std::optional<uint64_t>(p_[key].get<uint64_t>());
-  }
-  bool Has(const char* key) const { return p_.is_object() && p_.contains(key) && !p_[key].is_null(); }
-  const json& Raw(const char* key) const { return p_[key]; }
-
- private:
-  const json& p_;
-};
 
 json Lines(const std::vector<std::string>& lines) { return json{{"lines", lines}}; }
 
@@ -105,7 +74,8 @@ json StatsJson(const StatsSnapshot& s) {
 
 namespace {
 
-using Method = Result<json> (*)(VolumeManager&, const TargetRegistry&, const Params&);
+// Params arrive checked against the method table (control/params.h).
+using Method = Result<json> (*)(VolumeManager&, const TargetRegistry&, const json&);
 
 template <typename T>
 Result<json> AsInfo(Result<T> r) {
@@ -113,11 +83,17 @@ Result<json> AsInfo(Result<T> r) {
   return InfoJson(*r);
 }
 
-Result<json> DoVersion(VolumeManager&, const TargetRegistry&, const Params&) {
+template <typename T, typename Fn>
+Result<json> As(Result<T> r, Fn fn) {
+  if (!r) return std::unexpected(r.error());
+  return fn(*r);
+}
+
+Result<json> DoVersion(VolumeManager&, const TargetRegistry&, const json&) {
   return json{{"version", "0.1.0"}, {"protocol", 1}};
 }
 
-Result<json> DoTargets(VolumeManager&, const TargetRegistry& reg, const Params&) {
+Result<json> DoTargets(VolumeManager&, const TargetRegistry& reg, const json&) {
   json out = json::array();
   for (const TargetType* t : reg.List()) {
     out.push_back({{"name", std::string(t->name)},
@@ -126,99 +102,64 @@ Result<json> DoTargets(VolumeManager&, const TargetRegistry& reg, const Params&)
   return out;
 }
 
-Result<json> DoCreate(VolumeManager& v, const TargetRegistry&, const Params& p) {
+Result<json> DoCreate(VolumeManager& v, const TargetRegistry&, const json& p) {
   CreateParams c;
-  auto name = p.String("name");
-  if (!name) return std::unexpected(name.error());
-  c.name = *name;
-  c.uuid = p.OptString("uuid").value_or("");
-  c.table = p.OptString("table");
-  auto ro = p.Bool("read_only");
-  if (!ro) return std::unexpected(ro.error());
-  c.read_only = *ro;
-  if (auto mode = p.OptString("barriers")) {
-    auto m = ParseBarrierMode(*mode);
-    if (!m) return std::unexpected(m.error());
-    c.barriers = *m;
-  }
+  c.name = StringParam(p, "name");
+  c.uuid = StringParam(p, "uuid");
+  c.table = OptionalStringParam(p, "table");
+  c.read_only = BoolParam(p, "read_only");
+  c.barriers = ParseBarrierMode(StringParam(p, "barriers", "flush")).value_or(BarrierMode::kFlush);
   return AsInfo(v.Create(c));
 }
 
-Result<json> DoLoad(VolumeManager& v, const TargetRegistry&, const Params& p) {
-  auto name = p.String("name");
-  auto table = p.String("table");
-  if (!name) return std::unexpected(name.error());
-  if (!table) return std::unexpected(table.error());
-  return AsInfo(v.Load(*name, *table));
+Result<json> DoLoad(VolumeManager& v, const TargetRegistry&, const json& p) {
+  return AsInfo(v.Load(StringParam(p, "name"), StringParam(p, "table")));
 }
 
-Result<json> DoClear(VolumeManager& v, const TargetRegistry&, const Params& p) {
-  auto name = p.String("name");
-  if (!name) return std::unexpected(name.error());
-  return AsInfo(v.Clear(*name));
+Result<json> DoClear(VolumeManager& v, const TargetRegistry&, const json& p) {
+  return AsInfo(v.Clear(StringParam(p, "name")));
 }
 
-Result<json> DoSuspend(VolumeManager& v, const TargetRegistry&, const Params& p) {
-  auto name = p.String("name");
-  auto noflush = p.Bool("noflush");
-  if (!name) return std::unexpected(name.error());
-  if (!noflush) return std::unexpected(noflush.error());
-  return AsInfo(v.Suspend(*name, *noflush));
+Result<json> DoSuspend(VolumeManager& v, const TargetRegistry&, const json& p) {
+  return AsInfo(v.Suspend(StringParam(p, "name"), BoolParam(p, "noflush")));
 }
 
-Result<json> DoResume(VolumeManager& v, const TargetRegistry&, const Params& p) {
-  auto name = p.String("name");
-  if (!name) return std::unexpected(name.error());
-  return AsInfo(v.Resume(*name));
+Result<json> DoResume(VolumeManager& v, const TargetRegistry&, const json& p) {
+  return AsInfo(v.Resume(StringParam(p, "name")));
 }
 
-Result<json> DoRemove(VolumeManager& v, const TargetRegistry&, const Params& p) {
-  auto name = p.String("name");
-  auto force = p.Bool("force");
-  if (!name) return std::unexpected(name.error());
-  if (!force) return std::unexpected(force.error());
-  if (auto st = v.Remove(*name, *force); !st) return std::unexpected(st.error());
+Result<json> DoRemove(VolumeManager& v, const TargetRegistry&, const json& p) {
+  if (auto st = v.Remove(StringParam(p, "name"), BoolParam(p, "force")); !st) {
+    return std::unexpected(st.error());
+  }
   return json::object();
 }
 
-Result<json> DoRename(VolumeManager& v, const TargetRegistry&, const Params& p) {
-  auto name = p.String("name");
-  auto new_name = p.String("new_name");
-  if (!name) return std::unexpected(name.error());
-  if (!new_name) return std::unexpected(new_name.error());
-  return AsInfo(v.Rename(*name, *new_name));
+Result<json> DoRename(VolumeManager& v, const TargetRegistry&, const json& p) {
+  return AsInfo(v.Rename(StringParam(p, "name"), StringParam(p, "new_name")));
 }
 
-Result<json> TableOrStatus(VolumeManager& v, const Params& p, StatusType type) {
-  auto name = p.String("name");
-  auto inactive = p.Bool("inactive");
-  if (!name) return std::unexpected(name.error());
-  if (!inactive) return std::unexpected(inactive.error());
-  auto lines = v.Lines(*name, *inactive, type, p.OptString("target").value_or(""));
-  if (!lines) return std::unexpected(lines.error());
-  return Lines(*lines);
+Result<json> TableOrStatus(VolumeManager& v, const json& p, StatusType type) {
+  return As(v.Lines(StringParam(p, "name"), BoolParam(p, "inactive"), type, StringParam(p, "target")),
+            [](const auto& lines) { return Lines(lines); });
 }
 
-Result<json> DoTable(VolumeManager& v, const TargetRegistry&, const Params& p) {
+Result<json> DoTable(VolumeManager& v, const TargetRegistry&, const json& p) {
   return TableOrStatus(v, p, StatusType::kTable);
 }
 
-Result<json> DoStatus(VolumeManager& v, const TargetRegistry&, const Params& p) {
+Result<json> DoStatus(VolumeManager& v, const TargetRegistry&, const json& p) {
   return TableOrStatus(v, p, StatusType::kInfo);
 }
 
-Result<json> DoInfo(VolumeManager& v, const TargetRegistry&, const Params& p) {
-  if (!p.Has("name")) {
-    json out = json::array();
-    for (const auto& i : v.InfoAll()) out.push_back(InfoJson(i));
-    return out;
-  }
-  auto name = p.String("name");
-  if (!name) return std::unexpected(name.error());
-  return AsInfo(v.Info(*name));
+Result<json> DoInfo(VolumeManager& v, const TargetRegistry&, const json& p) {
+  if (auto name = OptionalStringParam(p, "name")) return AsInfo(v.Info(*name));
+  json out = json::array();
+  for (const auto& i : v.InfoAll()) out.push_back(InfoJson(i));
+  return out;
 }
 
-Result<json> DoLs(VolumeManager& v, const TargetRegistry&, const Params&) {
+Result<json> DoLs(VolumeManager& v, const TargetRegistry&, const json&) {
   json out = json::array();
   for (const auto& i : v.InfoAll()) {
     out.push_back({{"name", i.name}, {"uuid", i.uuid}, {"sectors", i.sectors}, {"path", i.path}});
@@ -226,74 +167,44 @@ Result<json> DoLs(VolumeManager& v, const TargetRegistry&, const Params&) {
   return out;
 }
 
-Result<json> DoDeps(VolumeManager& v, const TargetRegistry&, const Params& p) {
-  auto name = p.String("name");
-  if (!name) return std::unexpected(name.error());
-  auto deps = v.Deps(*name);
-  if (!deps) return std::unexpected(deps.error());
-  return json{{"devices", *deps}};
+Result<json> DoDeps(VolumeManager& v, const TargetRegistry&, const json& p) {
+  return As(v.Deps(StringParam(p, "name")), [](const auto& d) { return json{{"devices", d}}; });
 }
 
-Result<json> DoMessage(VolumeManager& v, const TargetRegistry&, const Params& p) {
-  auto name = p.String("name");
-  if (!name) return std::unexpected(name.error());
-  auto sector = p.U64("sector");
-  if (!sector) return std::unexpected(sector.error());
-  if (!*sector) return InvalidArgument("missing parameter 'sector'");
-  if (!p.Has("args") || !p.Raw("args").is_array() || p.Raw("args").empty()) {
-    return InvalidArgument("parameter 'args' must be a non-empty array of strings");
-  }
-  std::vector<std::string> args;
-  for (const auto& a : p.Raw("args")) {
-    if (!a.is_string()) return InvalidArgument("parameter 'args' must be a non-empty array of strings");
-    args.push_back(a.get<std::string>());
-  }
-  auto reply = v.Message(*name, **sector, args);
-  if (!reply) return std::unexpected(reply.error());
-  return json{{"reply", *reply}};
+Result<json> DoMessage(VolumeManager& v, const TargetRegistry&, const json& p) {
+  return As(v.Message(StringParam(p, "name"), UintParam(p, "sector"), StringArrayParam(p, "args")),
+            [](const std::string& reply) { return json{{"reply", reply}}; });
 }
 
-Result<json> DoStats(VolumeManager& v, const TargetRegistry&, const Params& p) {
-  auto name = p.String("name");
-  if (!name) return std::unexpected(name.error());
-  auto s = v.Stats(*name);
-  if (!s) return std::unexpected(s.error());
-  json j = StatsJson(*s);
-  j["name"] = *name;
-  return j;
+Result<json> DoStats(VolumeManager& v, const TargetRegistry&, const json& p) {
+  const std::string name = StringParam(p, "name");
+  return As(v.Stats(name), [&](const StatsSnapshot& s) {
+    json j = StatsJson(s);
+    j["name"] = name;
+    return j;
+  });
 }
 
-Result<json> DoEvents(VolumeManager& v, const TargetRegistry&, const Params& p) {
-  auto name = p.String("name");
-  if (!name) return std::unexpected(name.error());
-  auto limit = p.U64("limit");
-  if (!limit) return std::unexpected(limit.error());
-  auto events = v.Events(*name, limit->value_or(100));
-  if (!events) return std::unexpected(events.error());
-  json out = json::array();
-  for (const auto& e : *events) {
-    out.push_back({{"time", e.time}, {"kind", e.kind}, {"detail", e.detail}});
-  }
-  return out;
+Result<json> DoEvents(VolumeManager& v, const TargetRegistry&, const json& p) {
+  return As(v.Events(StringParam(p, "name"), UintParam(p, "limit", 100)), [](const auto& events) {
+    json out = json::array();
+    for (const auto& e : events) out.push_back({{"time", e.time}, {"kind", e.kind}, {"detail", e.detail}});
+    return out;
+  });
 }
 
-Result<json> DoWait(VolumeManager& v, const TargetRegistry&, const Params& p) {
-  auto name = p.String("name");
-  if (!name) return std::unexpected(name.error());
-  auto event = p.U64("event");
-  if (!event) return std::unexpected(event.error());
-  uint64_t after = 0;
-  if (*event) {
-    after = **event;
-  } else {
-    auto info = v.Info(*name);
+Result<json> DoWait(VolumeManager& v, const TargetRegistry&, const json& p) {
+  const std::string name = StringParam(p, "name");
+  std::optional<uint64_t> after = OptionalUintParam(p, "event");
+  if (!after) {
+    auto info = v.Info(name);
     if (!info) return std::unexpected(info.error());
     after = info->event_nr;
   }
-  return AsInfo(v.Wait(*name, after, [] { return RequestCancelled(); }));
+  return AsInfo(v.Wait(name, *after, [] { return RequestCancelled(); }));
 }
 
-const std::map<std::string, Method, std::less<>>& Methods() {
+const std::map<std::string, Method, std::less<>>& Handlers() {
   static const std::map<std::string, Method, std::less<>> m{
       {"version", DoVersion}, {"targets", DoTargets}, {"create", DoCreate},   {"load", DoLoad},
       {"clear", DoClear},     {"suspend", DoSuspend}, {"resume", DoResume},   {"remove", DoRemove},
@@ -307,13 +218,15 @@ const std::map<std::string, Method, std::less<>>& Methods() {
 }  // namespace
 
 Result<json> ControlHandler::Handle(const std::string& method, const json& params) {
-  auto it = Methods().find(method);
-  if (it == Methods().end()) {
+  auto it = Handlers().find(method);
+  if (it == Handlers().end()) {
     return Fail(ErrorCode::kUnsupported, EINVAL, "unknown method '{}'", method);
   }
-  if (!params.is_null() && !params.is_object()) return InvalidArgument("params must be an object");
+  // The server checked `params` against control/params.h; check again for
+  // callers that did not come through it.
+  if (auto st = ValidateParams(method, params); !st) return std::unexpected(st.error());
   static const json kEmpty = json::object();
-  return it->second(volumes_, registry_, Params(params.is_null() ? kEmpty : params));
+  return it->second(volumes_, registry_, params.is_null() ? kEmpty : params);
 }
 
 json ControlHandler::Snapshot() {

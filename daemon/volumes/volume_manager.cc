@@ -5,6 +5,7 @@
 #include <set>
 #include <sstream>
 
+#include "control/protocol.h"
 #include "udm/check.h"
 
 namespace udm::daemon {
@@ -40,19 +41,6 @@ class StackedDevice : public BlockDevice {
   const std::shared_ptr<MappedDevice> device_;
   const std::string name_;
 };
-
-Status ValidateName(std::string_view name) {
-  if (name.empty()) return InvalidArgument("name: must not be empty");
-  if (name.size() > 127) return InvalidArgument("name: '{}...' is longer than 127 bytes", name.substr(0, 16));
-  if (name == "." || name == "..") return InvalidArgument("name: '{}' is not allowed", name);
-  for (char c : name) {
-    if (c == '/') return InvalidArgument("name: '{}' contains '/'", name);
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      return InvalidArgument("name: contains a control character");
-    }
-  }
-  return {};
-}
 
 std::unexpected<Error> NotFound(std::string_view name) {
   return Fail(ErrorCode::kNotFound, ENOENT, "volume '{}' not found", name);
@@ -135,7 +123,7 @@ std::shared_ptr<VolumeManager::Volume> VolumeManager::Find(const std::string& na
 }
 
 Result<std::shared_ptr<VolumeManager::Volume>> VolumeManager::Get(const std::string& name) const {
-  if (auto st = ValidateName(name); !st) return std::unexpected(st.error());
+  if (auto st = ValidateVolumeName(name); !st) return std::unexpected(st.error());
   auto vol = Find(name);
   if (vol == nullptr) return NotFound(name);
   return vol;
@@ -232,7 +220,7 @@ void VolumeManager::NotifyList(const std::string& name) {
 // --- Commands -----------------------------------------------------------------
 
 Result<VolumeInfo> VolumeManager::Create(const CreateParams& p) {
-  if (auto st = ValidateName(p.name); !st) return std::unexpected(st.error());
+  if (auto st = ValidateVolumeName(p.name); !st) return std::unexpected(st.error());
   std::lock_guard<std::mutex> topo(topology_mu_);
   {
     std::lock_guard<std::mutex> g(mu_);
@@ -391,7 +379,7 @@ Status VolumeManager::Remove(const std::string& name, bool force) {
 }
 
 Result<VolumeInfo> VolumeManager::Rename(const std::string& name, const std::string& new_name) {
-  if (auto st = ValidateName(new_name); !st) return std::unexpected(st.error());
+  if (auto st = ValidateVolumeName(new_name); !st) return std::unexpected(st.error());
   std::lock_guard<std::mutex> topo(topology_mu_);
   auto vol = Get(name);
   if (!vol) return std::unexpected(vol.error());
@@ -472,7 +460,7 @@ Result<StatsSnapshot> VolumeManager::Stats(const std::string& name) const {
 }
 
 Result<std::vector<EventRecord>> VolumeManager::Events(const std::string& name, size_t limit) const {
-  if (auto st = ValidateName(name); !st) return std::unexpected(st.error());
+  if (auto st = ValidateVolumeName(name); !st) return std::unexpected(st.error());
   return store_.Events(name, limit);
 }
 
