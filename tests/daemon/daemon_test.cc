@@ -22,6 +22,7 @@
 
 #include <fmt/core.h>
 
+#include "control/client.h"
 #include "support/command.h"
 
 namespace udm::test {
@@ -372,6 +373,78 @@ TEST_F(DaemonTest, StackedVolumesWorkAndAHeldVolumeCannotBeRemoved) {
   ASSERT_TRUE(Udm({"remove", "top"}).ok());
   ASSERT_TRUE(Udm({"remove", "base"}).ok());
   EXPECT_FALSE(fs::exists(Vol("base")));
+}
+
+TEST_F(DaemonTest, SuspendResumeCyclesUnderConcurrentWritersLoseNothing) {
+  ASSERT_TRUE(Udm({"create", "v", "--table", TwoFileTable()}).ok());
+  constexpr int kWriters = 3, kBlocks = 256;
+  std::atomic<bool> stop{false};
+  std::vector<std::vector<uint32_t>> last(kWriters, std::vector<uint32_t>(kBlocks, 0));
+  std::vector<std::thread> writers;
+  std::atomic<int> errors{0}, writes{0};
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      const int fd = open(Vol("v").c_str(), O_RDWR | (w == 0 ? O_DIRECT : 0));
+      alignas(4096) static thread_local uint8_t buf[4096];
+      std::mt19937 rng(w);
+      for (uint32_t gen = 1; !stop.load(); ++gen) {
+        const int block = static_cast<int>(rng() % kBlocks);
+        std::memset(buf, 0, sizeof buf);
+        std::memcpy(buf, &gen, sizeof gen);
+        const off_t off = static_cast<off_t>((w * kBlocks + block) * 4096);
+        if (pwrite(fd, buf, sizeof buf, off) != 4096) ++errors;
+        if (gen % 16 == 0 && fdatasync(fd) != 0) ++errors;
+        last[w][block] = gen;
+        ++writes;
+      }
+      close(fd);
+    });
+  }
+  for (int cycle = 0; cycle < 15; ++cycle) {
+    auto suspended = cycle % 2 ? Udm({"suspend", "--noflush", "v"}) : Udm({"suspend", "v"});
+    ASSERT_TRUE(suspended.ok()) << suspended.err;
+    if (cycle % 3 == 0) {
+      ASSERT_TRUE(Udm({"load", "v", "--table", TwoFileTable()}).ok());
+    }
+    ASSERT_TRUE(Udm({"resume", "v"}).ok());
+  }
+  stop = true;
+  for (auto& t : writers) t.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_GT(writes.load(), 300) << "the writers barely ran across the cycles";
+  for (int w = 0; w < kWriters; ++w) {
+    auto data = ReadFile(Vol("v"), static_cast<uint64_t>(w * kBlocks) * 4096, kBlocks * 4096);
+    for (int b = 0; b < kBlocks; ++b) {
+      uint32_t got;
+      std::memcpy(&got, &data[static_cast<size_t>(b) * 4096], sizeof got);
+      ASSERT_EQ(got, last[w][b]) << "writer " << w << " block " << b;
+    }
+  }
+}
+
+TEST_F(DaemonTest, WaitReturnsOnTheNextEventAndWatchStreamsState) {
+  ASSERT_TRUE(Udm({"create", "v", "--table", "0 2048 zero"}).ok());
+  CommandResult waited;
+  std::thread waiter([&] { waited = Udm({"wait", "v"}); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(Udm({"suspend", "v"}).ok());
+  waiter.join();
+  EXPECT_TRUE(waited.ok()) << waited.err;
+
+  auto client = daemon::ControlClient::Connect(daemon_->socket());
+  ASSERT_TRUE(client) << client.error().message;
+  ASSERT_TRUE(client->Call("watch", {{"interval_ms", 50}}));
+  auto first = client->ReadSnapshot(2000);
+  ASSERT_TRUE(first) << first.error().message;
+  auto second = client->ReadSnapshot(2000);
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_GT((*second)["time_ms"].get<uint64_t>(), (*first)["time_ms"].get<uint64_t>());
+  const json& vol = (*second)["volumes"][0];
+  EXPECT_EQ(vol["name"], "v");
+  EXPECT_EQ(vol["state"], "SUSPENDED");
+  EXPECT_TRUE(vol.contains("deferred"));
+  EXPECT_TRUE(vol.contains("barrier_latency_us"));
+  ASSERT_TRUE(Udm({"resume", "v"}).ok());
 }
 
 }  // namespace
