@@ -400,13 +400,17 @@ TEST_F(DaemonTest, SuspendResumeCyclesUnderConcurrentWritersLoseNothing) {
       close(fd);
     });
   }
-  for (int cycle = 0; cycle < 15; ++cycle) {
+  // At least 15 cycles, and on until the writers have done real work.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (int cycle = 0; cycle < 15 || (writes.load() < 300 && std::chrono::steady_clock::now() < deadline);
+       ++cycle) {
     auto suspended = cycle % 2 ? Udm({"suspend", "--noflush", "v"}) : Udm({"suspend", "v"});
     ASSERT_TRUE(suspended.ok()) << suspended.err;
     if (cycle % 3 == 0) {
       ASSERT_TRUE(Udm({"load", "v", "--table", TwoFileTable()}).ok());
     }
     ASSERT_TRUE(Udm({"resume", "v"}).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   stop = true;
   for (auto& t : writers) t.join();
