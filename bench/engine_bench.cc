@@ -120,6 +120,28 @@ void RunRequests(benchmark::State& state, bool striped) {
   state.SetItemsProcessed(static_cast<int64_t>(done));
 }
 
+// Baseline: the same requests straight to a null device, no engine.
+void BM_Null4k(benchmark::State& state) {
+  static NullBackend null("null", kDevSectors);
+  alignas(4096) static thread_local uint8_t buf[4096];
+  iovec iov{buf, sizeof buf};
+  uint64_t done = 0;
+  Bio bio;
+  bio.op = Op::kRead;
+  bio.sectors = 8;
+  bio.iov = &iov;
+  bio.iov_count = 1;
+  bio.end_io = Count;
+  bio.private_data = &done;
+  for (auto _ : state) {
+    bio.sector = (bio.sector + 8) & ((1ull << 30) - 1);
+    null.Submit(&bio);
+    benchmark::DoNotOptimize(done);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(done));
+}
+BENCHMARK(BM_Null4k)->Name("NullBaseline/4k")->Threads(1)->UseRealTime();
+
 void BM_Linear4k(benchmark::State& state) { RunRequests(state, false); }
 void BM_Striped4k(benchmark::State& state) { RunRequests(state, true); }
 BENCHMARK(BM_Linear4k)->Name("Linear/4k")->Threads(1)->Threads(2)->UseRealTime();
