@@ -157,6 +157,14 @@ bool MappedDevice::StepBarrier(std::unique_lock<std::mutex>& l) {
     counters_.Add(IoCounters::kRequeues, 1);
     b->status.store(0, std::memory_order_relaxed);
     b->phase = IoPhase::kWaitEarlier;
+    if (state_ != SuspendState::kActive) {  // held until resume, like any queued request
+      deferred_.insert(deferred_.begin() + static_cast<ptrdiff_t>(requeued_prefix_), b);
+      deferred_depth_.fetch_add(1, std::memory_order_relaxed);
+      barrier_ = nullptr;
+      SetReportedPhase(b, BarrierPhase::kQueued);
+      ctl_cv_.notify_all();
+      return true;
+    }
     SetReportedPhase(b, BarrierPhase::kWaitEarlier);
     return true;
   }
@@ -294,6 +302,15 @@ Status MappedDevice::SuspendLocked(bool noflush) {
 
 Status MappedDevice::Resume() {
   std::lock_guard<std::mutex> c(ctl_mu_);
+  return ResumeLocked(/*swap=*/true);
+}
+
+Status MappedDevice::ResumeKeepingLive() {
+  std::lock_guard<std::mutex> c(ctl_mu_);
+  return ResumeLocked(/*swap=*/false);
+}
+
+Status MappedDevice::ResumeLocked(bool swap) {
   bool active;
   {
     std::lock_guard<std::mutex> g(mu_);
@@ -302,7 +319,7 @@ Status MappedDevice::Resume() {
   bool has_new;
   {
     std::lock_guard<std::mutex> t(table_mu_);
-    has_new = inactive_ != nullptr;
+    has_new = swap && inactive_ != nullptr;
   }
   if (active && !has_new) return {};
   if (active) {
@@ -314,6 +331,8 @@ Status MappedDevice::Resume() {
     Table* next = has_new ? inactive_.get() : live_owner_.get();
     if (next != nullptr) {
       if (auto st = next->PreResume(); !st) {
+        if (active && live_owner_ != nullptr) live_owner_->Resume();  // back as it was
+        if (active) Unblock();
         return std::unexpected(st.error().Prefixed(fmt::format("resume of {}", name())));
       }
     }
@@ -326,17 +345,19 @@ Status MappedDevice::Resume() {
     if (live_owner_ != nullptr) live_owner_->Resume();
   }
   if (has_new) RaiseEvent();  // table swap
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    SetState(SuspendState::kActive);
-    if (deferred_.empty() && barrier_ == nullptr) {
-      gate_.fetch_and(~kBlocked, std::memory_order_acq_rel);  // nothing held: open at once
-    } else {
-      WakeLocked();  // rule 4: lifting the block always runs the deferred queue
-    }
-  }
+  Unblock();
   RaiseEvent();
   return {};
+}
+
+void MappedDevice::Unblock() {
+  std::lock_guard<std::mutex> g(mu_);
+  SetState(SuspendState::kActive);
+  if (deferred_.empty() && barrier_ == nullptr) {
+    gate_.fetch_and(~kBlocked, std::memory_order_acq_rel);  // nothing held: open at once
+  } else {
+    WakeLocked();  // rule 4: lifting the block always runs the deferred queue
+  }
 }
 
 Result<std::string> MappedDevice::Message(uint64_t sector, std::span<const std::string> args) {

@@ -94,7 +94,7 @@ void MappedDevice::Submit(Bio* bio) {
     bio->Complete(-EROFS);
     return;
   }
-  if (bio->sectors == 0 && !flush_like) {
+  if (bio->sectors == 0 && !flush_like && !(bio->flags & kBarrier)) {
     bio->Complete(0);
     return;
   }
@@ -145,9 +145,20 @@ void MappedDevice::Admit(DmIo* io) {
 }
 
 void MappedDevice::DecPending() {
+  uint64_t s = gate_.load(std::memory_order_relaxed);
+  while ((s & kBlocked) == 0) {  // nobody waits for the count: lock-free
+    UDM_CHECK((s & kCountMask) != 0);
+    if (gate_.compare_exchange_weak(s, s - 1, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+      return;
+    }
+  }
+  // Blocked: a barrier or a suspend may wait for zero. Decrement under mu_
+  // so that nobody can see zero (and, say, destroy the device) before the
+  // wakeup is done.
+  std::lock_guard<std::mutex> g(mu_);
   const uint64_t prev = gate_.fetch_sub(1, std::memory_order_acq_rel);
   UDM_CHECK((prev & kCountMask) != 0);
-  if ((prev & kBlocked) && (prev & kCountMask) == 1) Wake();
+  if ((prev & kCountMask) == 1) WakeLocked();
 }
 
 void MappedDevice::SubmitSlow(DmIo* io) {

@@ -220,6 +220,7 @@ void VolumeManager::NotifyList(const std::string& name) {
 // --- Commands -----------------------------------------------------------------
 
 Result<VolumeInfo> VolumeManager::Create(const CreateParams& p) {
+  ReapRetired();
   if (auto st = ValidateVolumeName(p.name); !st) return std::unexpected(st.error());
   std::lock_guard<std::mutex> topo(topology_mu_);
   {
@@ -329,15 +330,30 @@ Status VolumeManager::ResumeLocked(Volume& vol) {
     Event(name, "resume", "");
     return {};
   }
-  if (dev.suspend_state() == SuspendState::kActive) {
+  const bool was_active = dev.suspend_state() == SuspendState::kActive;
+  if (was_active) {
     if (auto st = dev.Suspend(false); !st) return st;
   }
+  // On failure the volume goes back to how it was: active on the old table.
+  auto undo_suspend = [&] {
+    if (was_active) (void)dev.ResumeKeepingLive();
+  };
   const auto old_live = dev.TableText(false, StatusType::kTable);
   const auto new_live = dev.TableText(true, StatusType::kTable);
-  if (auto st = store_.SwapTables(name); !st) return st;
+  if (auto st = store_.SwapTables(name); !st) {
+    undo_suspend();
+    return st;
+  }
   if (auto st = dev.Resume(); !st) {
-    (void)store_.SetLiveTable(name, old_live);
-    (void)store_.SetInactiveTable(name, new_live);
+    auto undone = store_.Transaction([&]() -> Status {
+      if (auto r = store_.SetLiveTable(name, old_live); !r) return r;
+      return store_.SetInactiveTable(name, new_live);
+    });
+    if (!undone) {
+      std::fprintf(stderr, "udmd: %s: undoing the table swap in the store failed: %s\n",
+                   name.c_str(), undone.error().message.c_str());
+    }
+    undo_suspend();
     return st;
   }
   {
@@ -352,6 +368,7 @@ Status VolumeManager::ResumeLocked(Volume& vol) {
 }
 
 Status VolumeManager::Remove(const std::string& name, bool force) {
+  ReapRetired();
   std::lock_guard<std::mutex> topo(topology_mu_);
   auto vol = Get(name);
   if (!vol) return std::unexpected(vol.error());
@@ -369,11 +386,19 @@ Status VolumeManager::Remove(const std::string& name, bool force) {
     std::lock_guard<std::mutex> g(mu_);
     volumes_.erase(name);
   }
-  if (force) {
-    MappedDevice& dev = *(*vol)->device;
-    if (dev.suspend_state() == SuspendState::kActive) (void)dev.Suspend(true);
-    (void)dev.FailDeferred();
+  MappedDevice& dev = *(*vol)->device;
+  if (force && dev.sectors() > 0) {
+    // Like dmsetup remove --force: whoever still has the file open gets
+    // EIO from now on, queued I/O included, instead of hanging.
+    TableOptions opts;
+    auto error_table = Table::FromText(fmt::format("0 {} error", dev.sectors()), registry_, opts);
+    if (error_table && dev.Load(std::move(*error_table))) {
+      if (dev.suspend_state() == SuspendState::kActive) (void)dev.Suspend(true);
+      (void)dev.FailDeferred();
+      (void)dev.Resume();
+    }
   }
+  Retire((*vol)->device);
   NotifyList(name);
   return {};
 }
@@ -390,6 +415,7 @@ Result<VolumeInfo> VolumeManager::Rename(const std::string& name, const std::str
     return Fail(ErrorCode::kBusy, EBUSY, "volume '{}' is used by volume '{}' (as udm:{}); rename refused",
                 name, holders.front(), name);
   }
+  std::lock_guard<std::mutex> op((*vol)->op_mu);
   if (auto st = store_.RenameVolume(name, new_name); !st) return std::unexpected(st.error());
   {
     std::lock_guard<std::mutex> g(mu_);
@@ -482,7 +508,8 @@ void VolumeManager::FlushAll() {
     std::lock_guard<std::mutex> g(mu_);
     for (const auto& [n, v] : volumes_) vols.push_back(v);
   }
-  // Top of the stack first: a volume before those it stacks on.
+  // Top of the stack first: a volume only once every volume stacked on it
+  // is suspended, so no upper flush waits in a suspended lower queue.
   std::set<std::string> done;
   while (done.size() < vols.size()) {
     bool progress = false;
@@ -495,14 +522,39 @@ void VolumeManager::FlushAll() {
       if (done.count(name)) continue;
       bool held = false;
       for (const auto& h : Holders(name)) held |= !done.count(h);
-      if (held && progress) continue;
+      if (held) continue;
       std::lock_guard<std::mutex> op(v->op_mu);
       if (v->device->suspend_state() == SuspendState::kActive) (void)v->device->Suspend(false);
       done.insert(name);
       progress = true;
     }
-    if (!progress) break;
+    if (!progress) break;  // a cycle in stored data: leave the rest to their destructors
   }
+  ReapRetired();
+}
+
+// Keeps a removed volume's device until no request holds it any more, so
+// that its destructor (which drains and joins its worker) never runs on an
+// I/O completion thread that dropped the last reference.
+void VolumeManager::Retire(std::shared_ptr<MappedDevice> device) {
+  std::lock_guard<std::mutex> g(mu_);
+  retired_.push_back(std::move(device));
+}
+
+void VolumeManager::ReapRetired() {
+  std::vector<std::shared_ptr<MappedDevice>> dead;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    for (auto it = retired_.begin(); it != retired_.end();) {
+      if (it->use_count() == 1) {
+        dead.push_back(std::move(*it));
+        it = retired_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  dead.clear();  // destroyed here, on a control thread
 }
 
 // --- Restore --------------------------------------------------------------------
@@ -562,6 +614,8 @@ Status VolumeManager::RestoreTables(Volume& vol, const VolumeRecord& rec) {
       fail("live", st.error());
     } else if (auto r = vol.device->Resume(); !r) {
       fail("live", r.error());
+      vol.device->ClearInactive();  // the store has no inactive table: neither do we
+      (void)vol.device->Resume();   // no live table: I/O fails with EIO, never hangs
     } else {
       std::lock_guard<std::mutex> g(mu_);
       vol.live_deps = std::move(deps);

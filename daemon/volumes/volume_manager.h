@@ -118,6 +118,8 @@ class VolumeManager : public VolumeDirectory {
   void NotifyChanged(uint64_t ino);
   void NotifyList(const std::string& name);
   Status RestoreTables(Volume& vol, const VolumeRecord& rec);
+  void Retire(std::shared_ptr<MappedDevice> device);
+  void ReapRetired();
 
   StateStore& store_;
   const TargetRegistry& registry_;
@@ -132,6 +134,7 @@ class VolumeManager : public VolumeDirectory {
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Volume>, std::less<>> volumes_;  // guarded by mu_
   uint64_t next_ino_ = 2;                                                // guarded by mu_
+  std::vector<std::shared_ptr<MappedDevice>> retired_;  // guarded by mu_; removed, maybe still in use
 };
 
 }  // namespace udm::daemon

@@ -221,7 +221,7 @@ const TargetType kFailingType{"failing-preresume", {1, 0, 0},
                                 return std::make_unique<FailingPreresumeTarget>();
                               }};
 
-TEST_F(SuspendTest, FailedPreresumeKeepsTheDeviceSuspendedAndTablesUnchanged) {
+TEST_F(SuspendTest, FailedPreresumeLeavesTheDeviceAsItWas) {
   TargetRegistry reg;
   RegisterBuiltinTargets(reg);
   ASSERT_TRUE(reg.Register(kFailingType));
@@ -229,15 +229,25 @@ TEST_F(SuspendTest, FailedPreresumeKeepsTheDeviceSuspendedAndTablesUnchanged) {
   TableOptions opts;
   opts.resolver = &resolver_;
   ASSERT_TRUE(md->Load(std::move(*Table::FromText("0 8 failing-preresume", reg, opts))));
+  // Active before: active after, on the old table, I/O flowing.
   auto r = md->Resume();
   ASSERT_FALSE(r);
   EXPECT_THAT(r.error().message, HasSubstr("backing device is gone"));
-  EXPECT_EQ(md->suspend_state(), SuspendState::kSuspended);
+  EXPECT_EQ(md->suspend_state(), SuspendState::kActive);
   EXPECT_TRUE(md->has_inactive());
   EXPECT_EQ(md->sectors(), 4096u);
-  md->ClearInactive();
-  ASSERT_TRUE(md->Resume());
+  auto w = TestIo::Write(0, 8, 0x42);
+  md->Submit(w->bio());
+  ASSERT_TRUE(w->Wait());
+  EXPECT_EQ(w->status(), 0);
+  // Suspended before: still suspended after; the live table resumes.
+  ASSERT_TRUE(md->Suspend());
+  ASSERT_FALSE(md->Resume());
+  EXPECT_EQ(md->suspend_state(), SuspendState::kSuspended);
+  ASSERT_TRUE(md->ResumeKeepingLive());
   EXPECT_EQ(md->suspend_state(), SuspendState::kActive);
+  EXPECT_TRUE(md->has_inactive());
+  md->ClearInactive();
 }
 
 }  // namespace

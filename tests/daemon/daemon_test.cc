@@ -70,13 +70,23 @@ class Daemon {
     return false;
   }
   // Stops the daemon with `sig` and waits for it; true if it exited 0.
+  // Stops the daemon with `sig` and waits up to 30 s for it (then kills
+  // it); true if it exited 0 in time.
   bool Stop(int sig) {
     if (pid_ <= 0) return true;
     kill(pid_, sig);
     int status = 0;
+    for (int i = 0; i < 3000; ++i) {
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    kill(pid_, SIGKILL);
     waitpid(pid_, &status, 0);
     pid_ = -1;
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    return false;
   }
 
  private:
@@ -449,6 +459,37 @@ TEST_F(DaemonTest, WaitReturnsOnTheNextEventAndWatchStreamsState) {
   EXPECT_TRUE(vol.contains("deferred"));
   EXPECT_TRUE(vol.contains("barrier_latency_us"));
   ASSERT_TRUE(Udm({"resume", "v"}).ok());
+}
+
+TEST_F(DaemonTest, SigtermWithStackedVolumesShutsDownCleanly) {
+  // "base" sorts before "top": the lower volume must still be suspended last.
+  ASSERT_TRUE(Udm({"create", "base", "--table", TwoFileTable()}).ok());
+  ASSERT_TRUE(Udm({"create", "top", "--table", "0 2048 linear udm:base 0"}).ok());
+  const int fd = open(Vol("top").c_str(), O_RDWR);
+  const char msg[] = "flushed on the way down";
+  ASSERT_EQ(pwrite(fd, msg, sizeof msg, 0), static_cast<ssize_t>(sizeof msg));
+  close(fd);
+  EXPECT_TRUE(daemon_->Stop(SIGTERM)) << daemon_->log();
+  EXPECT_EQ(std::memcmp(ReadFile(a_, 0, sizeof msg).data(), msg, sizeof msg), 0);
+  struct stat st {};
+  EXPECT_NE(stat(Vol("top").c_str(), &st), 0) << "still mounted after shutdown";
+  ASSERT_TRUE(daemon_->Start()) << daemon_->log();
+}
+
+TEST_F(DaemonTest, ForcedRemoveFailsIoOnStillOpenFiles) {
+  ASSERT_TRUE(Udm({"create", "v", "--table", TwoFileTable()}).ok());
+  const int fd = open(Vol("v").c_str(), O_RDWR | O_DIRECT);
+  ASSERT_GE(fd, 0);
+  auto refused = Udm({"remove", "v"});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_THAT(refused.err, HasSubstr("open"));
+  ASSERT_TRUE(Udm({"remove", "--force", "v"}).ok());
+  alignas(4096) static uint8_t buf[4096];
+  EXPECT_EQ(pread(fd, buf, sizeof buf, 0), -1);
+  EXPECT_EQ(errno, EIO);
+  close(fd);
+  EXPECT_FALSE(Udm({"info", "v"}).ok());
+  EXPECT_TRUE(Udm({"create", "v", "--table", "0 8 zero"}).ok());  // the daemon is fine
 }
 
 }  // namespace

@@ -71,8 +71,12 @@ class MappedDevice : public BlockDevice {
   Status Suspend(bool noflush = false);
   // Swaps in the inactive table if one is loaded (suspending first if
   // needed), then runs the deferred queue. A no-op on an active device
-  // without an inactive table.
+  // without an inactive table. If the new table's preresume fails, the
+  // device is left as it was: suspended if it was, else active on the old
+  // table, with the inactive table still loaded.
   Status Resume();
+  // Resumes on the live table, leaving any inactive table loaded.
+  Status ResumeKeepingLive();
   // Sends a message to the target at `sector` of the live table.
   Result<std::string> Message(uint64_t sector, std::span<const std::string> args);
   // Fails every deferred request with -EIO (remove --force). Requires the
@@ -143,6 +147,8 @@ class MappedDevice : public BlockDevice {
   void SetState(SuspendState s);  // mu_ held
 
   Status SuspendLocked(bool noflush);  // ctl_mu_ held
+  Status ResumeLocked(bool swap);      // ctl_mu_ held
+  void Unblock();                      // state active, deferred queue run
   int FlushAllSync(Table* table);
 
   const MappedDeviceOptions options_;
