@@ -18,11 +18,13 @@ configure build
 ninja -C build -j"$jobs"
 
 sanitized=(tests/core/udm_core_test tests/targets/udm_targets_test)
+daemon_suites=(tests/daemon/udm_state_test tests/daemon/udm_control_test
+               tests/daemon/udm_fuse_test tests/daemon/udm_daemon_test)
 
-echo "== engine and target tests under ASan+UBSan"
+echo "== engine, target and daemon tests under ASan+UBSan"
 configure build-asan -DUDM_SANITIZE=address,undefined -DUDM_BUILD_BENCH=OFF
-ninja -C build-asan -j"$jobs" udm_core_test udm_targets_test
-for t in "${sanitized[@]}"; do
+ninja -C build-asan -j"$jobs"
+for t in "${sanitized[@]}" "${daemon_suites[@]}"; do
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     "build-asan/$t" --gtest_brief=1

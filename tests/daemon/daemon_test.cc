@@ -336,6 +336,12 @@ TEST_F(DaemonTest, BadInputIsRefusedWithAMessageAndChangesNothing) {
       {{"load", "nosuch", "--table", "0 1 zero"}, "nosuch"},
       {{"rename", "nosuch", "y"}, "nosuch"},
       {{"message", "v", "0", "hello"}, "message"},
+      {{"message", "nosuch", "0", "hello"}, "nosuch"},
+      {{"clear", "nosuch"}, "nosuch"},
+      {{"deps", "nosuch"}, "nosuch"},
+      {{"stats", "nosuch"}, "nosuch"},
+      {{"wait", "nosuch"}, "nosuch"},
+      {{"create", "x", "--barriers", "sometimes", "--table", "0 8 zero"}, "sometimes"},
       {{"frobnicate"}, "frobnicate"},
   };
   for (const auto& [args, want] : cases) {
@@ -490,6 +496,21 @@ TEST_F(DaemonTest, ForcedRemoveFailsIoOnStillOpenFiles) {
   close(fd);
   EXPECT_FALSE(Udm({"info", "v"}).ok());
   EXPECT_TRUE(Udm({"create", "v", "--table", "0 8 zero"}).ok());  // the daemon is fine
+}
+
+TEST_F(DaemonTest, SizeChangesAfterResumeAreVisibleAtOnce) {
+  ASSERT_TRUE(Udm({"create", "v", "--table", "0 1024 zero"}).ok());
+  struct stat st {};
+  ASSERT_EQ(stat(Vol("v").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 1024 * 512);
+  ASSERT_TRUE(Udm({"load", "v", "--table", "0 4096 zero"}).ok());
+  ASSERT_TRUE(Udm({"resume", "v"}).ok());
+  ASSERT_EQ(stat(Vol("v").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 4096 * 512);
+  ASSERT_TRUE(Udm({"load", "v", "--table", "0 8 zero"}).ok());
+  ASSERT_TRUE(Udm({"resume", "v"}).ok());
+  ASSERT_EQ(stat(Vol("v").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 8 * 512);
 }
 
 }  // namespace
