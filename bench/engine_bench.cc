@@ -97,19 +97,25 @@ MappedDevice* NullDevice(bool striped) {
 
 void Count(Bio* bio, int) { ++*static_cast<uint64_t*>(bio->private_data); }
 
-// 4 KiB reads through the engine; each thread keeps its own request.
-void RunRequests(benchmark::State& state, bool striped) {
-  MappedDevice* md = NullDevice(striped);
+// A 4 KiB read into this thread's buffer that counts its completions in *done.
+Bio Read4k(uint64_t* done) {
   alignas(4096) static thread_local uint8_t buf[4096];
-  iovec iov{buf, sizeof buf};
-  uint64_t done = 0;
+  static thread_local iovec iov{buf, sizeof buf};
   Bio bio;
   bio.op = Op::kRead;
   bio.sectors = 8;
   bio.iov = &iov;
   bio.iov_count = 1;
   bio.end_io = Count;
-  bio.private_data = &done;
+  bio.private_data = done;
+  return bio;
+}
+
+// 4 KiB reads through the engine; each thread keeps its own request.
+void RunRequests(benchmark::State& state, bool striped) {
+  MappedDevice* md = NullDevice(striped);
+  uint64_t done = 0;
+  Bio bio = Read4k(&done);
   uint64_t sector = static_cast<uint64_t>(state.thread_index()) << 24;
   for (auto _ : state) {
     bio.sector = sector;
@@ -123,16 +129,8 @@ void RunRequests(benchmark::State& state, bool striped) {
 // Baseline: the same requests straight to a null device, no engine.
 void BM_Null4k(benchmark::State& state) {
   static NullBackend null("null", kDevSectors);
-  alignas(4096) static thread_local uint8_t buf[4096];
-  iovec iov{buf, sizeof buf};
   uint64_t done = 0;
-  Bio bio;
-  bio.op = Op::kRead;
-  bio.sectors = 8;
-  bio.iov = &iov;
-  bio.iov_count = 1;
-  bio.end_io = Count;
-  bio.private_data = &done;
+  Bio bio = Read4k(&done);
   for (auto _ : state) {
     bio.sector = (bio.sector + 8) & ((1ull << 30) - 1);
     null.Submit(&bio);
