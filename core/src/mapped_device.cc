@@ -316,13 +316,14 @@ Status MappedDevice::ResumeLocked(bool swap) {
     std::lock_guard<std::mutex> g(mu_);
     active = state_ == SuspendState::kActive;
   }
-  bool has_new;
+  bool has_new, first;
   {
     std::lock_guard<std::mutex> t(table_mu_);
     has_new = swap && inactive_ != nullptr;
+    first = live_owner_ == nullptr;  // nothing served yet: nothing to drain or report
   }
   if (active && !has_new) return {};
-  if (active) {
+  if (active && !first) {
     if (auto st = SuspendLocked(false); !st) return st;
   }
   std::unique_ptr<Table> old;
@@ -344,9 +345,11 @@ Status MappedDevice::ResumeLocked(bool swap) {
     }
     if (live_owner_ != nullptr) live_owner_->Resume();
   }
-  if (has_new) RaiseEvent();  // table swap
   Unblock();
-  RaiseEvent();
+  if (!(active && first)) {  // a device's first table going live is not an event
+    if (has_new) RaiseEvent();  // table swap
+    RaiseEvent();
+  }
   return {};
 }
 

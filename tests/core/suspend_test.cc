@@ -143,6 +143,7 @@ TEST_F(SuspendTest, EventsCountSuspendResumeAndTableSwap) {
   std::vector<uint64_t> heard;  // outlives the device, whose teardown raises events
   auto md = MakeDevice("0 4096 linear a 0", resolver_);
   const uint64_t e0 = md->event_nr();
+  EXPECT_EQ(e0, 0u) << "a new device's first table going live is not an event";
   md->SetEventListener([&](uint64_t n) { heard.push_back(n); });
   auto waiter = std::async(std::launch::async, [&] { return md->WaitEvent(e0, 5000); });
   ASSERT_TRUE(md->Suspend());
