@@ -242,6 +242,21 @@ int CheckFallocate(int mode, uint64_t offset, uint64_t* length, uint64_t bytes) 
   return -1;
 }
 
+// A request with a pooled buffer covering its whole sector span, or
+// nullptr after answering ENOMEM.
+IoRequest* NewBufferedRequest(const std::shared_ptr<Session>& session,
+                              const std::shared_ptr<VolumeState>& volume, fuse_req_t req, Kind kind,
+                              uint64_t offset, uint64_t length) {
+  IoRequest* r = NewRequest(session, volume, req, kind, offset, length);
+  r->data = session->pool.Get(r->span_bytes());
+  if (!r->data) {
+    fuse_reply_err(req, ENOMEM);
+    delete r;
+    return nullptr;
+  }
+  return r;
+}
+
 }  // namespace
 
 void StartRead(const std::shared_ptr<Session>& session, const std::shared_ptr<VolumeState>& volume,
@@ -251,14 +266,9 @@ void StartRead(const std::shared_ptr<Session>& session, const std::shared_ptr<Vo
     fuse_reply_buf(req, nullptr, 0);
     return;
   }
-  IoRequest* r = NewRequest(session, volume, req, Kind::kRead, offset,
-                            std::min<uint64_t>(size, bytes - offset));
-  r->data = session->pool.Get(r->span_bytes());
-  if (!r->data) {
-    fuse_reply_err(req, ENOMEM);
-    delete r;
-    return;
-  }
+  IoRequest* r = NewBufferedRequest(session, volume, req, Kind::kRead, offset,
+                                    std::min<uint64_t>(size, bytes - offset));
+  if (r == nullptr) return;
   PrepareBio(r, 0, Op::kRead, r->first, r->end - r->first, r->data.data());
   SubmitPhase(r, 1, &ReplyRead);
 }
@@ -278,14 +288,9 @@ void StartWrite(const std::shared_ptr<Session>& session, const std::shared_ptr<V
     fuse_reply_err(req, ENOSPC);
     return;
   }
-  IoRequest* r = NewRequest(session, volume, req, Kind::kWrite, offset,
-                            std::min<uint64_t>(size, bytes - offset));
-  r->data = session->pool.Get(r->span_bytes());
-  if (!r->data) {
-    fuse_reply_err(req, ENOMEM);
-    delete r;
-    return;
-  }
+  IoRequest* r = NewBufferedRequest(session, volume, req, Kind::kWrite, offset,
+                                    std::min<uint64_t>(size, bytes - offset));
+  if (r == nullptr) return;
   std::memcpy(r->data.data() + r->head_skip(), data, r->length);
   LockAndRun(r);
 }

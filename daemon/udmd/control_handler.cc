@@ -1,6 +1,7 @@
 // ControlHandler: protocol methods -> VolumeManager calls -> JSON.
 #include "udmd/control_handler.h"
 
+#include <cctype>
 #include <map>
 
 #include "control/params.h"
@@ -11,13 +12,11 @@ using nlohmann::json;
 
 namespace {
 
+// The protocol spells states in capitals, like dmsetup's State: line.
 std::string StateName(SuspendState s) {
-  switch (s) {
-    case SuspendState::kActive: return "ACTIVE";
-    case SuspendState::kSuspending: return "SUSPENDING";
-    case SuspendState::kSuspended: return "SUSPENDED";
-  }
-  return "UNKNOWN";
+  std::string name(SuspendStateName(s));
+  for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return name;
 }
 
 json Lines(const std::vector<std::string>& lines) { return json{{"lines", lines}}; }
