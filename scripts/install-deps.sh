@@ -9,6 +9,9 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libfuse3-dev fuse3 libsqlite3-dev sqlite3 nlohmann-json3-dev libcli11-dev
   util-linux e2fsprogs xfsprogs fio
+  qt6-base-dev libqt6charts6-dev xvfb xauth
+  clang libclang-rt-14-dev
+  dpkg-dev fakeroot file systemd
 )
 
 missing=()

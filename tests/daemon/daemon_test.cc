@@ -24,6 +24,7 @@
 
 #include "control/client.h"
 #include "support/command.h"
+#include "support/daemon_process.h"
 
 namespace udm::test {
 namespace {
@@ -34,79 +35,15 @@ using nlohmann::json;
 
 constexpr uint64_t kFileBytes = 16ull << 20;  // each backing file
 
-// A real udmd process on its own state directory.
-class Daemon {
- public:
-  explicit Daemon(std::string dir) : dir_(std::move(dir)) {}
-  ~Daemon() { Stop(SIGTERM); }
-
-  std::string state() const { return dir_ + "/state"; }
-  std::string mount() const { return dir_ + "/mnt"; }
-  std::string socket() const { return dir_ + "/state/udm.sock"; }
-  std::string log() const {
-    std::ifstream in(dir_ + "/udmd.log");
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }
-
-  bool Start() {
-    pid_ = fork();
-    if (pid_ == 0) {
-      const int fd = open((dir_ + "/udmd.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      dup2(fd, 2);
-      dup2(fd, 1);
-      execl(UDMD_PATH, "udmd", "--foreground", "--state-dir", state().c_str(), "--mount",
-            mount().c_str(), nullptr);
-      _exit(127);
-    }
-    for (int i = 0; i < 200; ++i) {  // until the socket answers
-      if (RunCommand({UDMSETUP_PATH, "--socket", socket(), "version"}, "", 5).ok()) return true;
-      int status;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return false;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
-  }
-  // Stops the daemon with `sig` and waits for it; true if it exited 0.
-  // Stops the daemon with `sig` and waits up to 30 s for it (then kills
-  // it); true if it exited 0 in time.
-  bool Stop(int sig) {
-    if (pid_ <= 0) return true;
-    kill(pid_, sig);
-    int status = 0;
-    for (int i = 0; i < 3000; ++i) {
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    kill(pid_, SIGKILL);
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return false;
-  }
-
- private:
-  const std::string dir_;
-  pid_t pid_ = -1;
-};
-
 class DaemonTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/var/tmp/udm-daemon-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    dir_ = MakeTempDir("udm-daemon");
+    ASSERT_FALSE(dir_.empty());
     a_ = dir_ + "/a.img";
     b_ = dir_ + "/b.img";
-    for (const auto& f : {a_, b_}) {
-      std::ofstream(f).close();
-      fs::resize_file(f, kFileBytes);
-    }
-    daemon_ = std::make_unique<Daemon>(dir_);
+    for (const auto& f : {a_, b_}) MakeSparseFile(f, kFileBytes);
+    daemon_ = std::make_unique<DaemonProcess>(dir_, DaemonPaths{UDMD_PATH, UDMSETUP_PATH});
     ASSERT_TRUE(daemon_->Start()) << daemon_->log();
   }
   void TearDown() override {
@@ -121,38 +58,31 @@ class DaemonTest : public ::testing::Test {
   }
 
   CommandResult Udm(std::vector<std::string> args, const std::string& input = "") {
-    args.insert(args.begin(), {UDMSETUP_PATH, "--socket", daemon_->socket()});
-    return RunCommand(args, input, 60);
+    return daemon_->Udm(std::move(args), input);
   }
   json UdmJson(std::vector<std::string> args) {
-    args.insert(args.begin(), "--json");
-    auto r = Udm(args);
-    EXPECT_TRUE(r.ok()) << r.err;
-    return json::parse(r.out, nullptr, false);
+    json j = daemon_->UdmJson(args);
+    EXPECT_FALSE(j.is_null() || j.is_discarded()) << "udmsetup --json failed";
+    return j;
   }
   std::string TwoFileTable() const {
     return fmt::format("0 32768 linear {} 0\n32768 32768 linear {} 0", a_, b_);
   }
   std::string Vol(const std::string& name) const { return daemon_->mount() + "/" + name; }
   std::string Loop(const std::string& file, bool direct) {
-    auto r = RunCommand({"losetup", "-f", "--show", direct ? "--direct-io=on" : "--direct-io=off", file});
-    EXPECT_TRUE(r.ok()) << r.err;
-    std::string dev = r.out.substr(0, r.out.find('\n'));
-    loops_.push_back(dev);
+    std::string dev = AttachLoop(file, direct);
+    EXPECT_FALSE(dev.empty()) << "losetup " << file;
+    if (!dev.empty()) loops_.push_back(dev);
     return dev;
   }
-
   std::string dir_, a_, b_;
-  std::unique_ptr<Daemon> daemon_;
+  std::unique_ptr<DaemonProcess> daemon_;
   std::vector<std::string> loops_, mounts_;
 };
 
 std::vector<uint8_t> ReadFile(const std::string& path, uint64_t off, size_t len) {
-  std::vector<uint8_t> buf(len);
-  const int fd = open(path.c_str(), O_RDONLY);
-  EXPECT_GE(fd, 0) << path;
-  EXPECT_EQ(pread(fd, buf.data(), len, static_cast<off_t>(off)), static_cast<ssize_t>(len));
-  close(fd);
+  auto buf = ReadFileRange(path, off, len);
+  EXPECT_EQ(buf.size(), len) << path;
   return buf;
 }
 
