@@ -233,6 +233,10 @@ json ControlHandler::Snapshot() {
   for (const auto& info : volumes_.InfoAll()) {
     json j = InfoJson(info);
     if (auto s = volumes_.Stats(info.name)) j.update(StatsJson(*s));
+    // Each live target's status line ("<start> <len> <type> <info>"), so a
+    // watcher sees resync progress and failed legs without polling.
+    auto status = volumes_.Lines(info.name, false, StatusType::kInfo, "");
+    j["status"] = status ? json(*status) : json::array();
     vols.push_back(std::move(j));
   }
   return json{{"volumes", vols}};
