@@ -738,6 +738,8 @@ TEST_F(UdmsetupTest, EachVerbSendsItsMethodAndParams) {
       {{"clear", "v"}, "clear", {{"name", "v"}}},
       {{"suspend", "--noflush", "v"}, "suspend", {{"name", "v"}, {"noflush", true}}},
       {{"suspend", "v"}, "suspend", {{"name", "v"}, {"noflush", false}}},
+      // xfstests' common/dmflakey: --nolockfs is accepted and changes nothing.
+      {{"suspend", "--nolockfs", "--noflush", "v"}, "suspend", {{"name", "v"}, {"noflush", true}}},
       {{"resume", "v"}, "resume", {{"name", "v"}}},
       {{"remove", "-f", "v"}, "remove", {{"name", "v"}, {"force", true}}},
       {{"rename", "v", "w"}, "rename", {{"name", "v"}, {"new_name", "w"}}},
