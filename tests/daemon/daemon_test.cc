@@ -24,6 +24,7 @@
 
 #include "control/client.h"
 #include "support/command.h"
+#include "support/daemon_fixture.h"
 #include "support/daemon_process.h"
 
 namespace udm::test {
@@ -35,26 +36,13 @@ using nlohmann::json;
 
 constexpr uint64_t kFileBytes = 16ull << 20;  // each backing file
 
-class DaemonTest : public ::testing::Test {
+class DaemonTest : public DaemonFixture {
  protected:
   void SetUp() override {
-    dir_ = MakeTempDir("udm-daemon");
-    ASSERT_FALSE(dir_.empty());
+    ASSERT_NO_FATAL_FAILURE(StartDaemon("udm-daemon"));
     a_ = dir_ + "/a.img";
     b_ = dir_ + "/b.img";
     for (const auto& f : {a_, b_}) MakeSparseFile(f, kFileBytes);
-    daemon_ = std::make_unique<DaemonProcess>(dir_, DaemonPaths{UDMD_PATH, UDMSETUP_PATH});
-    ASSERT_TRUE(daemon_->Start()) << daemon_->log();
-  }
-  void TearDown() override {
-    for (const auto& m : mounts_) RunCommand({"umount", "-l", m});
-    for (const auto& l : loops_) RunCommand({"losetup", "-d", l});
-    if (daemon_) {
-      EXPECT_TRUE(daemon_->Stop(SIGTERM)) << daemon_->log();
-    }
-    RunCommand({"umount", "-l", daemon_ ? daemon_->mount() : dir_ + "/mnt"});
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
   }
 
   CommandResult Udm(std::vector<std::string> args, const std::string& input = "") {
@@ -68,16 +56,7 @@ class DaemonTest : public ::testing::Test {
   std::string TwoFileTable() const {
     return fmt::format("0 32768 linear {} 0\n32768 32768 linear {} 0", a_, b_);
   }
-  std::string Vol(const std::string& name) const { return daemon_->mount() + "/" + name; }
-  std::string Loop(const std::string& file, bool direct) {
-    std::string dev = AttachLoop(file, direct);
-    EXPECT_FALSE(dev.empty()) << "losetup " << file;
-    if (!dev.empty()) loops_.push_back(dev);
-    return dev;
-  }
-  std::string dir_, a_, b_;
-  std::unique_ptr<DaemonProcess> daemon_;
-  std::vector<std::string> loops_, mounts_;
+  std::string a_, b_;
 };
 
 std::vector<uint8_t> ReadFile(const std::string& path, uint64_t off, size_t len) {

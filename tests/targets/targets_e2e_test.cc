@@ -4,7 +4,6 @@
 // cut, dust bad blocks, delay isolation and presuspend release, and EIO
 // from the error target.
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -22,7 +21,7 @@
 #include <fmt/core.h>
 
 #include "support/command.h"
-#include "support/daemon_process.h"
+#include "support/daemon_fixture.h"
 
 namespace udm::test {
 namespace {
@@ -55,26 +54,13 @@ int DirectIo(const std::string& path, bool write, uint64_t off, AlignedBuf& buf)
   return err;
 }
 
-class TargetsE2eTest : public ::testing::Test {
+class TargetsE2eTest : public DaemonFixture {
  protected:
   void SetUp() override {
     if (geteuid() != 0 || access("/dev/fuse", R_OK | W_OK) != 0) {
       GTEST_SKIP() << "needs root and /dev/fuse";
     }
-    dir_ = MakeTempDir("udm-targets-e2e");
-    ASSERT_FALSE(dir_.empty());
-    daemon_ = std::make_unique<DaemonProcess>(dir_, DaemonPaths{UDMD_PATH, UDMSETUP_PATH});
-    ASSERT_TRUE(daemon_->Start()) << daemon_->log();
-  }
-  void TearDown() override {
-    for (const auto& m : mounts_) RunCommand({"umount", "-l", m});
-    for (const auto& l : loops_) RunCommand({"losetup", "-d", l});
-    if (daemon_) {
-      EXPECT_TRUE(daemon_->Stop(SIGTERM)) << daemon_->log();
-      RunCommand({"umount", "-l", daemon_->mount()});
-    }
-    std::error_code ec;
-    if (!dir_.empty()) fs::remove_all(dir_, ec);
+    ASSERT_NO_FATAL_FAILURE(StartDaemon("udm-targets-e2e"));
   }
 
   std::string Backing(const std::string& name, uint64_t bytes) {
@@ -91,28 +77,6 @@ class TargetsE2eTest : public ::testing::Test {
     return r.out;
   }
   CommandResult Udm(std::vector<std::string> args) { return daemon_->Udm(std::move(args)); }
-  std::string Vol(const std::string& name) const { return daemon_->volume(name); }
-  std::string Loop(const std::string& file) {
-    std::string dev = AttachLoop(file, /*direct_io=*/true);
-    EXPECT_FALSE(dev.empty()) << "losetup " << file;
-    if (!dev.empty()) loops_.push_back(dev);
-    return dev;
-  }
-  void Detach(const std::string& dev) {
-    ASSERT_TRUE(RunCommand({"losetup", "-d", dev}).ok());
-    std::erase(loops_, dev);
-  }
-  void Mount(const std::string& dev, const std::string& dir) {
-    fs::create_directories(dir);
-    auto r = RunCommand({"mount", dev, dir});
-    ASSERT_TRUE(r.ok()) << r.err;
-    mounts_.push_back(dir);
-  }
-  void Umount(const std::string& dir) {
-    auto r = RunCommand({"umount", dir});
-    ASSERT_TRUE(r.ok()) << r.err;
-    std::erase(mounts_, dir);
-  }
   // Polls `udmsetup status NAME` for up to 5 s until it prints `expect`.
   bool WaitForStatus(const std::string& name, const std::string& expect) {
     const auto deadline = Clock::now() + std::chrono::seconds(5);
@@ -132,9 +96,6 @@ class TargetsE2eTest : public ::testing::Test {
     UdmOk({"resume", name});
   }
 
-  std::string dir_;
-  std::unique_ptr<DaemonProcess> daemon_;
-  std::vector<std::string> loops_, mounts_;
 };
 
 std::string RandomBytes(size_t n, uint64_t seed) {
@@ -178,12 +139,12 @@ TEST_F(TargetsE2eTest, FlakeyPowerCutKeepsFsyncedDataAndLosesTheRest) {
             fmt::format("0 {} flakey {} 0 180 0 2 error_reads error_writes\n", kSectors, back));
   EXPECT_EQ(UdmOk({"status", "flakey-test"}), fmt::format("0 {} flakey\n", kSectors));
 
-  std::string loop = Loop(Vol("flakey-test"));
+  std::string loop = Loop(Vol("flakey-test"), /*direct=*/true);
   ASSERT_FALSE(loop.empty());
   auto mk = RunCommand({"mkfs.ext4", "-q", "-F", loop}, "", 120);
   ASSERT_TRUE(mk.ok()) << mk.err;
   const std::string mnt = dir_ + "/scratch";
-  Mount(loop, mnt);
+  ASSERT_NO_FATAL_FAILURE(Mount(loop, mnt));
   const std::string a = RandomBytes(1 << 20, 1), b = RandomBytes(1 << 20, 2);
   WriteDurably(mnt + "/A", a);
 
@@ -191,18 +152,18 @@ TEST_F(TargetsE2eTest, FlakeyPowerCutKeepsFsyncedDataAndLosesTheRest) {
   SwapTable("flakey-test", drop, /*noflush=*/true);
   EXPECT_EQ(UdmOk({"table", "flakey-test"}), drop + "\n");
   WriteDurably(mnt + "/B", b);  // "succeeds", like a disk that lies
-  Umount(mnt);
+  ASSERT_NO_FATAL_FAILURE(Umount(mnt));
   Detach(loop);
 
   SwapTable("flakey-test", allow, /*noflush=*/false);
-  loop = Loop(Vol("flakey-test"));
+  loop = Loop(Vol("flakey-test"), /*direct=*/true);
   // Mount replays the journal, as the next boot would; then the filesystem
   // must check clean.
-  Mount(loop, mnt);
+  ASSERT_NO_FATAL_FAILURE(Mount(loop, mnt));
   EXPECT_TRUE(Slurp(mnt + "/A") == a) << "fsynced file A lost or damaged";
   EXPECT_TRUE(!fs::exists(mnt + "/B") || fs::file_size(mnt + "/B") == 0)
       << "B was written after the power cut, yet " << fs::file_size(mnt + "/B") << " bytes survive";
-  Umount(mnt);
+  ASSERT_NO_FATAL_FAILURE(Umount(mnt));
   auto fsck = RunCommand({"e2fsck", "-fn", loop}, "", 120);
   EXPECT_TRUE(fsck.ok()) << fsck.out << fsck.err;
 }
