@@ -19,7 +19,8 @@ ninja -C build -j"$jobs"
 
 sanitized=(tests/core/udm_core_test tests/targets/udm_targets_test)
 daemon_suites=(tests/daemon/udm_state_test tests/daemon/udm_control_test
-               tests/daemon/udm_fuse_test tests/daemon/udm_daemon_test)
+               tests/daemon/udm_fuse_test tests/daemon/udm_daemon_test
+               tests/targets/udm_targets_e2e_test)
 
 echo "== engine, target and daemon tests under ASan+UBSan"
 configure build-asan -DUDM_SANITIZE=address,undefined -DUDM_BUILD_BENCH=OFF
