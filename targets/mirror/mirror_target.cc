@@ -31,13 +31,18 @@ MirrorTarget::~MirrorTarget() {
   {
     std::lock_guard<std::mutex> g(mu_);
     stop_ = true;
-    // A live table is suspended before it is destroyed: nothing is queued.
-    UDM_CHECK(mark_queue_.empty() && delayed_.empty());
   }
   log_cv_.notify_all();
   resync_cv_.notify_all();
   log_thread_.join();
   resync_thread_.join();
+  // A table is suspended (drained) before it goes away, so nothing should
+  // be held here; if something is, it fails rather than vanishing.
+  std::vector<Bio*> left;
+  left.swap(mark_queue_);
+  for (auto& [region, bios] : delayed_) left.insert(left.end(), bios.begin(), bios.end());
+  delayed_.clear();
+  for (Bio* bio : left) EndClone(bio, -EIO);
 }
 
 uint64_t MirrorTarget::RegionSectors(uint64_t region) const {
