@@ -6,6 +6,13 @@
 // region being copied. A log thread persists dirty marks before the writes
 // that need them are issued and lazily records regions that became clean.
 //
+// Where it differs from dm-raid1, on purpose: with handle_errors a write
+// that reached a surviving leg completes at once (the kernel holds it for
+// dmeventd unless keep_log); reads of in-sync regions rotate over the
+// healthy legs (the kernel reads the default leg); no region is copied
+// while a leg has failed, so regions stay out of sync until the mirror is
+// reloaded; and a failed copy never counts as in sync.
+//
 // Implementation is split by concern: mirror_target.cc (construction,
 // status, suspend/resume, reads and flushes), mirror_write.cc (writes),
 // mirror_log.cc (the log thread), mirror_resync.cc (the resync thread).
