@@ -268,6 +268,34 @@ TEST_F(MirrorTest, WriteToARegionBeingResyncedWaitsForTheCopy) {
   EXPECT_EQ(b->memory().Read(8, 8), w->data());
 }
 
+TEST_F(MirrorTest, ResyncStopsOnSuspendAndContinuesOnResume) {
+  auto b = std::make_shared<test::ManualBackend>("mb", kDevSectors);
+  resolver_.Add(b);
+  legs_[0]->memory().Write(0, Pattern(2048, 4));
+  auto md = Make("0 2048 mirror core 1 256 2 leg0 0 mb 0");
+  ASSERT_TRUE(b->WaitHeld(1));  // copying region 0
+
+  // Suspend waits for the region being copied, then no copy runs.
+  std::atomic<bool> suspended{false};
+  std::thread suspender([&] {
+    EXPECT_TRUE(md->Suspend());
+    suspended = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(suspended.load());
+  b->SetPassThrough(true);
+  b->ReleaseAll();
+  suspender.join();
+  const size_t seen = b->Seen().size();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(b->Seen().size(), seen);
+  EXPECT_THAT(Status(*md), HasSubstr(" 1/8 1 AA "));
+
+  ASSERT_TRUE(md->Resume());
+  ASSERT_TRUE(WaitStatus(*md, " 8/8 1 AA ")) << Status(*md);
+  EXPECT_EQ(b->memory().Read(0, 2048), legs_[0]->memory().Read(0, 2048));
+}
+
 TEST_F(MirrorTest, DiskLogKeepsSyncStateAcrossAReload) {
   const std::string table = "0 2048 mirror disk 2 log 256 2 leg0 0 leg1 0 1 handle_errors";
   legs_[0]->memory().Write(0, Pattern(2048, 5));
