@@ -296,6 +296,23 @@ TEST_F(MirrorTest, ResyncStopsOnSuspendAndContinuesOnResume) {
   EXPECT_EQ(b->memory().Read(0, 2048), legs_[0]->memory().Read(0, 2048));
 }
 
+TEST_F(MirrorTest, FailedLogDeviceShowsAndKeepLogRefusesUntrackedWrites) {
+  auto bad_log = std::make_shared<FailingBackend>("flog", 64);
+  bad_log->fail_writes_ = true;
+  resolver_.Add(bad_log);
+  auto loose = Make("0 2048 mirror disk 3 flog 256 nosync 2 leg0 0 leg1 0 1 handle_errors");
+  auto w = TestIo::Write(0, 8, 0x21);
+  EXPECT_EQ(Run(*loose, *w), 0);  // the data still reaches both legs
+  EXPECT_EQ(legs_[1]->memory().Read(0, 8), w->data());
+  EXPECT_THAT(Status(*loose), HasSubstr(" 3 disk flog D"));
+  loose.reset();
+
+  auto strict =
+      Make("0 2048 mirror disk 3 flog 256 nosync 2 leg0 0 leg1 0 2 handle_errors keep_log");
+  auto w2 = TestIo::Write(512, 8, 0x22);
+  EXPECT_EQ(Run(*strict, *w2), -EIO);
+}
+
 TEST_F(MirrorTest, DiskLogKeepsSyncStateAcrossAReload) {
   const std::string table = "0 2048 mirror disk 2 log 256 2 leg0 0 leg1 0 1 handle_errors";
   legs_[0]->memory().Write(0, Pattern(2048, 5));
