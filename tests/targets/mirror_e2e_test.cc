@@ -130,6 +130,7 @@ TEST_F(MirrorE2eTest, FioVerifiesCleanWhileALegFailsAndResyncBringsItBack) {
     fio = RunCommand({"fio", "--name=m", "--filename=" + daemon_->volume("m"),
                       "--ioengine=io_uring", "--direct=1", "--iodepth=16", "--rw=randwrite",
                       "--bs=4k", "--size=48M", "--rate=16m", "--verify=crc32c", "--do_verify=1",
+                      "--verify_state_save=0",
                       "--output-format=json"},
                      "", 600);
     fio_done = true;
