@@ -45,7 +45,8 @@ std::vector<uint8_t> RegionLog::Load() {
     health_ = 'D';
     std::fill(in_sync.begin(), in_sync.end(), 0);  // unknown: everything out of sync
   } else if (sync_ == SyncMode::kDefault && GetLe(b, 4) == kLogMagic &&
-             GetLe(b + 4, 4) == kLogVersion) {
+             (GetLe(b + 4, 4) == kLogVersion || GetLe(b + 4, 4) == 1)) {
+    // Version 1 differs only on big-endian hosts; dm-log reads it as 2 too.
     known = std::min<uint64_t>(GetLe(b + 8, 8), nr_regions_);
   }
   for (uint64_t r = 0; r < known; ++r) in_sync[r] = (b[kBitsOffset + r / 8] >> (r % 8)) & 1;
