@@ -5,6 +5,7 @@
 
 #include "error/error.h"
 #include "linear/linear.h"
+#include "log_writes/log_writes.h"
 #include "striped/striped.h"
 #include "zero/zero.h"
 
@@ -14,6 +15,7 @@ namespace udm {
 void RegisterBuiltinTargets(TargetRegistry& registry) {
   (void)registry.Register(kErrorTarget);
   (void)registry.Register(kLinearTarget);
+  (void)registry.Register(kLogWritesTarget);
   (void)registry.Register(kStripedTarget);
   (void)registry.Register(kZeroTarget);
 }
