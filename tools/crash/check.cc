@@ -208,8 +208,13 @@ int RunCheck(const CheckOptions& opts) {
   };
   CrashState minimal = ShrinkState(ExpandEpoch(log, bad, in->states.first_entry), fails);
   minimal.kind = "minimal";
+  // Every write of the epoch that had completed at the crash point and is
+  // not in the minimal set.
+  CrashState cut;
+  cut.kind = "prefix";
+  cut.prefix = bad.crash_point + 1;
   std::vector<uint64_t> omitted;
-  for (const Piece& p : ExpandEpoch(log, bad, in->states.first_entry).extra) {
+  for (const Piece& p : ExpandEpoch(log, cut, in->states.first_entry).extra) {
     bool kept = false;
     for (const Piece& q : minimal.extra) kept |= q.entry == p.entry;
     if (!kept) omitted.push_back(p.entry);

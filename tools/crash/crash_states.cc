@@ -191,9 +191,9 @@ class Generator {
     for (size_t i = 0; i < w.size(); ++i) {
       const LogEntry& e = log_.entries[w[i].entry];
       if (e.nr_sectors < 2 || e.is_discard()) continue;
-      // Cut at 4 KiB device boundaries; writes of 4 KiB or less per sector.
+      // Cut only at multiples of the device's atomic write unit.
       for (uint64_t t = 1; t < e.nr_sectors; ++t) {
-        if (e.nr_sectors <= 8 || (e.sector + t) % 8 == 0) tears.emplace_back(i, t);
+        if ((e.sector + t) % opts_.torn_unit == 0) tears.emplace_back(i, t);
       }
     }
     if (tears.size() > quota) {

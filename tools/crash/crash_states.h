@@ -7,7 +7,8 @@
 // any subset of them may have reached the media, in any order (CrashMonkey's
 // model); FUA writes logged up to the crash point are durable. Writes logged
 // after the crash point are never included: the program may not even have
-// issued them yet. A torn write is one whose first part reached the media.
+// issued them yet. A torn write is one whose first part reached the media,
+// cut at a multiple of the device's atomic write unit.
 #pragma once
 
 #include <cstdint>
@@ -44,6 +45,9 @@ struct StateOptions {
   uint64_t max_states = 1000;
   uint64_t seed = 1;
   uint64_t first_entry = 0;  // no crash point before this entry (e.g. after a mark)
+  // The device's atomic write unit in sectors: a torn write keeps a prefix
+  // ending at a multiple of it (8: 4 KiB sectors; 1: any 512-byte sector).
+  uint64_t torn_unit = 8;
 };
 
 // "prefixes,torn" -> kinds; an error names the unknown word.

@@ -20,10 +20,11 @@ constexpr const char* kUsage = R"(usage:
   udm-crash replay LOG DEV [--end-mark M | --limit N] [--live]
       Replays LOG onto DEV (a file or block device), like xfstests' replay-log.
   udm-crash check LOG BASE --fsck 'CMD {}' [--states prefixes|epoch-subsets|torn|all]
-                  [--max-states N] [--seed S] [--jobs J] [--from-mark M] [--live]
-                  [--workdir DIR] [--json]
+                  [--max-states N] [--seed S] [--jobs J] [--torn-unit BYTES]
+                  [--from-mark M] [--live] [--workdir DIR] [--json]
       Checks every crash state of LOG over the image BASE (the data device as it
-      was when logging started); {} in CMD is the state's file.
+      was when logging started); {} in CMD is the state's file. Torn writes
+      are cut at multiples of --torn-unit (default 4096; 512 tears any sector).
   udm-crash dump LOG [--live]
       Lists the entries of LOG.
 LOG may be the log device of a live log-writes volume: --live also reads
@@ -64,6 +65,12 @@ int UsageError(const std::string& msg) {
   return 2;
 }
 
+// Bad input files: the error alone, without the usage text.
+int InputError(const Error& e) {
+  fmt::print(stderr, "udm-crash: {}\n", e.message);
+  return 2;
+}
+
 int Replay(const Args& a) {
   if (a.positional.size() != 2) return UsageError("replay takes LOG DEV");
   ReplayOptions ro;
@@ -79,12 +86,9 @@ int Replay(const Args& a) {
   }
   if (ro.end_mark && ro.limit) return UsageError("--end-mark and --limit exclude each other");
   auto log = ParseLogFile(a.positional[0], po);
-  if (!log) return UsageError(log.error().message);
+  if (!log) return InputError(log.error());
   auto n = ReplayLog(*log, a.positional[1], ro);
-  if (!n) {
-    fmt::print(stderr, "udm-crash: {}\n", n.error().message);
-    return 2;
-  }
+  if (!n) return InputError(n.error());
   fmt::print("replayed {} of {} entries onto {}\n", *n, log->entries.size(), a.positional[1]);
   return 0;
 }
@@ -118,6 +122,11 @@ int Check(const Args& a) {
         return UsageError("--jobs needs a number from 1 to 256, got '" + v + "'");
       }
       co.jobs = static_cast<unsigned>(n);
+    } else if (k == "--torn-unit") {
+      if (!number(&n) || n < 512 || n % 512 != 0 || n > (1u << 20)) {
+        return UsageError("--torn-unit needs a multiple of 512 bytes up to 1 MiB, got '" + v + "'");
+      }
+      co.states.torn_unit = n / 512;
     } else if (k == "--from-mark") co.from_mark = v;
     else if (k == "--workdir") co.workdir = v;
     else if (k == "--json") co.json = true;
@@ -136,7 +145,7 @@ int Dump(const Args& a) {
     else return UsageError("unknown dump option " + k);
   }
   auto log = ParseLogFile(a.positional[0], po);
-  if (!log) return UsageError(log.error().message);
+  if (!log) return InputError(log.error());
   fmt::print("log version={}, sectorsize={}, entries={} (super: {})\n", logwrites::kVersion,
              log->sectorsize, log->entries.size(), log->super_entries);
   for (const LogEntry& e : log->entries) fmt::print("{}\n", DescribeEntry(e));
