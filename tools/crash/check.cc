@@ -3,6 +3,7 @@
 // print the report as text or JSON.
 #include "check.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -24,6 +25,19 @@
 
 namespace udm::crash {
 namespace {
+
+// Set by SIGINT/SIGTERM/SIGHUP: no new checker starts, the FUSE directory
+// is unmounted on the way out.
+std::atomic<bool> g_interrupted{false};
+
+void OnSignal(int) { g_interrupted.store(true); }
+
+void CatchSignals() {
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
+}
 
 struct Inputs {
   std::shared_ptr<const ParsedLog> log;
@@ -144,6 +158,7 @@ int RunCheck(const CheckOptions& opts) {
   }
   const ParsedLog& log = *in->log;
   const std::vector<CrashState> states = EnumerateStates(log, in->states);
+  CatchSignals();
   auto mount = StateMount::Create(opts.workdir);
   if (!mount) {
     fmt::print(stderr, "udm-crash: {}\n", mount.error().message);
@@ -160,7 +175,7 @@ int RunCheck(const CheckOptions& opts) {
     std::vector<std::thread> workers;
     for (unsigned w = 0; w < std::max(1u, opts.jobs); ++w) {
       workers.emplace_back([&] {
-        while (!stop.load()) {
+        while (!stop.load() && !g_interrupted.load()) {
           const size_t i = next.fetch_add(1);
           if (i >= states.size()) return;
           auto r = CheckOne(*in, **mount, opts, states[i], fmt::format("state-{}", i));
@@ -180,6 +195,10 @@ int RunCheck(const CheckOptions& opts) {
   }
   if (error) {
     fmt::print(stderr, "udm-crash: {}\n", error->message);
+    return 2;
+  }
+  if (g_interrupted.load()) {
+    fmt::print(stderr, "udm-crash: interrupted\n");
     return 2;
   }
 
@@ -203,6 +222,7 @@ int RunCheck(const CheckOptions& opts) {
   const CrashState& bad = states[*failing];
   uint64_t runs = 0;
   auto fails = [&](const CrashState& s) {
+    if (g_interrupted.load()) return false;
     auto r = CheckOne(*in, **mount, opts, s, fmt::format("shrink-{}", runs++));
     return r && !r->ok();
   };
