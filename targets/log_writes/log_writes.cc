@@ -10,6 +10,7 @@
 #include <fmt/core.h>
 #include <strings.h>
 
+#include <map>
 #include <unordered_map>
 
 #include "log_writes/log_writer.h"
@@ -17,6 +18,33 @@
 
 namespace udm {
 namespace {
+
+// Which target last started logging to each log device. A reloaded table
+// starts a new log on the same device; the table it replaced must then not
+// append its final entries to the new log.
+class LogOwners {
+ public:
+  static LogOwners& Get() {
+    static LogOwners owners;
+    return owners;
+  }
+  void Claim(const std::string& log, const void* owner) {
+    std::lock_guard<std::mutex> g(mu_);
+    owners_[log] = owner;
+  }
+  // True if `owner` held the log; it no longer does.
+  bool Release(const std::string& log, const void* owner) {
+    std::lock_guard<std::mutex> g(mu_);
+    auto it = owners_.find(log);
+    if (it == owners_.end() || it->second != owner) return false;
+    owners_.erase(it);
+    return true;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, const void*> owners_;  // guarded by mu_
+};
 
 class LogWritesTarget : public Target {
  public:
@@ -26,6 +54,7 @@ class LogWritesTarget : public Target {
   // Like the kernel's destructor: what is still unflushed is logged, then
   // the "dm-log-writes-end" mark, and the super counts it all.
   ~LogWritesTarget() override {
+    if (!LogOwners::Get().Release(log_->name(), this)) return;  // never live, or replaced
     std::vector<std::unique_ptr<PendingBlock>> rest;
     {
       std::lock_guard<std::mutex> g(mu_);
@@ -94,7 +123,10 @@ class LogWritesTarget : public Target {
   }
 
   Status PreResume() override {
-    std::call_once(super_once_, [&] { super_status_ = writer_.WriteInitialSuper(); });
+    std::call_once(super_once_, [&] {
+      super_status_ = writer_.WriteInitialSuper();
+      if (super_status_) LogOwners::Get().Claim(log_->name(), this);
+    });
     return super_status_;
   }
 

@@ -182,6 +182,25 @@ TEST_F(LogWritesTest, RemovingTheTableLogsTheRestAndAnEndMark) {
   EXPECT_EQ(Parse().super_entries, 2u);
 }
 
+TEST_F(LogWritesTest, ReloadOntoTheSameLogStartsAFreshLog) {
+  auto md = Make();
+  ASSERT_TRUE(md);
+  Run(*md, test::TestIo::Write(1, 1, 9));
+  Run(*md, test::TestIo::Flush());
+  EXPECT_EQ(Summary(), "W1+1 F");
+  auto t = Table::FromText("0 1000 log-writes data log", BuiltinTargets(),
+                           TableOptions{true, &resolver_, {}});
+  ASSERT_TRUE(t);
+  ASSERT_TRUE(md->Load(std::move(*t)));
+  ASSERT_TRUE(md->Resume());
+  EXPECT_EQ(Summary(), "");  // the old table is gone and wrote nothing more
+  Run(*md, test::TestIo::Write(2, 1, 8));
+  Run(*md, test::TestIo::Flush());
+  EXPECT_EQ(Summary(), "W2+1 F");
+  md.reset();  // flushes, then the end mark
+  EXPECT_EQ(Summary(), "W2+1 F F M:dm-log-writes-end");
+}
+
 TEST_F(LogWritesTest, RejectsBadArguments) {
   EXPECT_THAT(LoadError("0 1000 log-writes data"),
               HasSubstr("expected 2 arguments <dev> <log_dev>, got 1"));
