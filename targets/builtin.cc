@@ -8,6 +8,7 @@
 #include "error/error.h"
 #include "flakey/flakey.h"
 #include "linear/linear.h"
+#include "log_writes/log_writes.h"
 #include "mirror/mirror.h"
 #include "striped/striped.h"
 #include "zero/zero.h"
@@ -21,6 +22,7 @@ void RegisterBuiltinTargets(TargetRegistry& registry) {
   (void)registry.Register(kErrorTarget);
   (void)registry.Register(kFlakeyTarget);
   (void)registry.Register(kLinearTarget);
+  (void)registry.Register(kLogWritesTarget);
   (void)registry.Register(kMirrorTarget);
   (void)registry.Register(kStripedTarget);
   (void)registry.Register(kZeroTarget);
