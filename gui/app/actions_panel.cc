@@ -30,9 +30,10 @@ ActionsPanel::ActionsPanel(DashboardModel* model, QWidget* parent)
     : QWidget(parent), model_(model) {
   auto* state_box = new QGroupBox(tr("Suspend / resume"));
   auto* suspend = new QPushButton(tr("Suspend"));
-  noflush_ = new QCheckBox(tr("noflush (keep requests queued, no cache flush)"));
+  noflush_ = new QCheckBox(tr("noflush"));
+  noflush_->setToolTip(tr("Suspend without flushing caches; requests a target requeues stay queued"));
   auto* resume = new QPushButton(tr("Resume"));
-  auto* clear = new QPushButton(tr("Clear inactive table"));
+  auto* clear = new QPushButton(tr("Clear inactive"));
   action_result_ = ResultLabel();
   auto* state_row = new QHBoxLayout;
   for (QWidget* w : std::initializer_list<QWidget*>{suspend, noflush_, resume, clear}) state_row->addWidget(w);

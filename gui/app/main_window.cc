@@ -32,20 +32,22 @@ MainWindow::MainWindow(DashboardModel* model, QWidget* parent)
   list_->verticalHeader()->setDefaultSectionSize(22);
   list_->setAlternatingRowColors(true);
   list_->setItemDelegateForColumn(VolumeTableModel::kState, new StateBadgeDelegate(list_));
-  list_->setColumnWidth(VolumeTableModel::kName, 110);
-  list_->setColumnWidth(VolumeTableModel::kState, 110);
-  list_->setColumnWidth(VolumeTableModel::kTables, 110);
+  list_->setColumnWidth(VolumeTableModel::kName, 180);
+  list_->setColumnWidth(VolumeTableModel::kState, 120);
+  list_->setColumnWidth(VolumeTableModel::kTables, 130);
   for (int c = VolumeTableModel::kBarrierMode; c < VolumeTableModel::kNumColumns; ++c) {
-    list_->setColumnWidth(c, 72);
+    list_->setColumnWidth(c, 110);
   }
   list_->horizontalHeader()->setStretchLastSection(true);
 
-  auto* split = new QSplitter(Qt::Horizontal);
+  // The list across the top (every column visible), the selected volume
+  // below it.
+  auto* split = new QSplitter(Qt::Vertical);
   split->addWidget(list_);
   split->addWidget(new VolumeView(model_));
-  split->setStretchFactor(0, 2);
+  split->setStretchFactor(0, 1);
   split->setStretchFactor(1, 3);
-  split->setSizes({640, 860});
+  split->setSizes({220, 680});
   setCentralWidget(split);
 
   connection_ = new QLabel;

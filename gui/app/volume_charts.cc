@@ -60,7 +60,7 @@ VolumeCharts::VolumeCharts(QWidget* parent) : QWidget(parent) {
   iops_ = MakePlot(tr("IOPS"), tr("requests/s"), {tr("read"), tr("write")});
   mbs_ = MakePlot(tr("Throughput"), tr("MB/s"), {tr("read"), tr("write")});
 
-  histogram_ = NewChart(tr("Barrier latency distribution"));
+  histogram_ = NewChart(tr("Latency distribution"));
   auto* bars = new QBarSeries;
   histogram_set_ = new QBarSet(tr("barriers"));
   histogram_set_->append({0, 0, 0, 0});
@@ -97,6 +97,7 @@ VolumeCharts::Plot VolumeCharts::MakePlot(const QString& title, const QString& y
   p.x->setLabelFormat(QStringLiteral("%d"));
   p.y = new QValueAxis;
   p.y->setTitleText(y_title);
+  p.y->setLabelFormat(QStringLiteral("%g"));
   p.y->setRange(0, 1);
   p.chart->addAxis(p.x, Qt::AlignBottom);
   p.chart->addAxis(p.y, Qt::AlignLeft);
@@ -121,7 +122,11 @@ void Fill(PlotT& plot, const VolumeHistory* h, std::initializer_list<Field> fiel
   // so a fresh dashboard does not squeeze its data into the right edge.
   const double span = h != nullptr && h->size() > 1 ? h->latest().t_s - h->at(0).t_s : 0;
   const double window = std::min(VolumeCharts::kWindowS, std::max(10.0, NiceCeil(span)));
-  if (plot.x->min() != -window) plot.x->setRange(-window, 0);
+  if (plot.x->min() != -window) {
+    plot.x->setRange(-window, 0);
+    // Ticks on round seconds: the window is 10, 20, 50, 100 or 180 s.
+    plot.x->setTickCount(window == VolumeCharts::kWindowS ? 7 : 6);
+  }
   double top = 0;
   int i = 0;
   for (Field f : fields) {
@@ -164,16 +169,14 @@ void VolumeCharts::UpdateHistogram(const VolumeSample* sample) {
   for (int i = 0; i < 4; ++i) {
     if (histogram_set_->at(i) != values[i]) histogram_set_->replace(i, values[i]);
   }
-  // Each label names its band, so labels stay distinct when the
-  // percentiles coincide (a category axis needs distinct names).
-  const QStringList labels{QStringLiteral("p50\n≤%1").arg(HumanMicros(l.p50_us)),
-                           QStringLiteral("p90\n≤%1").arg(HumanMicros(l.p90_us)),
-                           QStringLiteral("p99\n≤%1").arg(HumanMicros(l.p99_us)),
-                           QStringLiteral("max\n%1").arg(HumanMicros(l.max_us))};
-  if (histogram_x_->categories() != labels) histogram_x_->setCategories(labels);
+  // The bands' latencies go in the axis title: category labels must stay
+  // short and distinct.
+  histogram_x_->setTitleText(QStringLiteral("p50 %1 · p90 %2 · p99 %3 · max %4")
+                                 .arg(HumanMicros(l.p50_us), HumanMicros(l.p90_us),
+                                      HumanMicros(l.p99_us), HumanMicros(l.max_us)));
   histogram_y_->setRange(0, NiceCeil(n * 0.55));
   histogram_y_->setTickCount(n * 0.55 >= 4 ? 5 : 2);
-  histogram_->setTitle(tr("Barrier latency distribution (%1 barriers)").arg(l.count));
+  histogram_->setTitle(tr("Latency distribution (%1)").arg(l.count));
 }
 
 }  // namespace udm::gui

@@ -50,9 +50,9 @@ VolumeView::VolumeView(DashboardModel* model, QWidget* parent) : QWidget(parent)
   charts_ = new VolumeCharts;
   tabs_ = new QTabWidget;
   auto* barriers = PlainTable(model_->barriers());
-  barriers->setColumnWidth(0, 70);
-  barriers->setColumnWidth(1, 120);
-  barriers->setColumnWidth(2, 170);
+  barriers->setColumnWidth(0, 50);
+  barriers->setColumnWidth(1, 110);
+  barriers->setColumnWidth(2, 150);
   tabs_->addTab(barriers, tr("In-flight barriers"));
   tables_ = new QPlainTextEdit;
   tables_->setReadOnly(true);
@@ -61,11 +61,12 @@ VolumeView::VolumeView(DashboardModel* model, QWidget* parent) : QWidget(parent)
   tabs_->addTab(PlainTable(model_->events()), tr("Events"));
   tabs_->addTab(new ActionsPanel(model_), tr("Actions"));
 
-  auto* split = new QSplitter(Qt::Vertical);
+  auto* split = new QSplitter(Qt::Horizontal);
   split->addWidget(charts_);
   split->addWidget(tabs_);
   split->setStretchFactor(0, 3);
-  split->setStretchFactor(1, 2);
+  split->setStretchFactor(1, 1);
+  split->setSizes({1100, 400});
   auto* layout = new QVBoxLayout(this);
   layout->addLayout(header);
   layout->addWidget(split, 1);
