@@ -232,7 +232,14 @@ json ControlHandler::Snapshot() {
   json vols = json::array();
   for (const auto& info : volumes_.InfoAll()) {
     json j = InfoJson(info);
-    if (auto s = volumes_.Stats(info.name)) j.update(StatsJson(*s));
+    if (auto s = volumes_.Stats(info.name)) {
+      // Info's "barriers" is the mode and Stats' the completed count; the
+      // merged object keeps the mode and names the count apart.
+      json stats = StatsJson(*s);
+      stats["barriers_completed"] = stats["barriers"];
+      stats.erase("barriers");
+      j.update(stats);
+    }
     // Each live target's status line ("<start> <len> <type> <info>"), so a
     // watcher sees resync progress and failed legs without polling.
     auto status = volumes_.Lines(info.name, false, StatusType::kInfo, "");
