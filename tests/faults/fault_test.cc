@@ -45,7 +45,7 @@ class FaultTest : public DaemonFixture {
   // The bystander: each call writes a new version everywhere and reads it back.
   void OtherVolumeServes() {
     SCOPED_TRACE("the other volume");
-    WriteAndCheck("other", kOther, 0, kBlocks, ++other_version_);
+    WriteAndCheck("other", kOther, 0, kBlocks / 4, ++other_version_);
     json info = Info("other");
     EXPECT_EQ(info["errors"], 0) << info.dump();
     EXPECT_EQ(info["last_error"], "") << info.dump();
