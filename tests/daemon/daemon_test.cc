@@ -173,7 +173,8 @@ TEST_F(DaemonTest, FioVerifiesCleanDirectAndBuffered) {
   ASSERT_TRUE(Udm({"create", "v", "--table", TwoFileTable()}).ok());
   auto direct = RunCommand({"fio", "--name=d", "--filename=" + Vol("v"), "--ioengine=io_uring",
                             "--direct=1", "--iodepth=32", "--rw=randwrite", "--bs=4k", "--size=24M",
-                            "--verify=crc32c", "--do_verify=1", "--output-format=json"},
+                            "--verify=crc32c", "--do_verify=1", "--verify_state_save=0",
+                            "--output-format=json"},
                            "", 300);
   ASSERT_TRUE(direct.ok()) << direct.err;
   auto j = json::parse(direct.out.substr(direct.out.find('{')), nullptr, false);
@@ -181,7 +182,7 @@ TEST_F(DaemonTest, FioVerifiesCleanDirectAndBuffered) {
   EXPECT_EQ(j["jobs"][0]["error"].get<int>(), 0);
   auto buffered = RunCommand({"fio", "--name=b", "--filename=" + Vol("v"), "--ioengine=psync",
                               "--rw=randwrite", "--bs=4k", "--size=8M", "--fsync=8",
-                              "--verify=crc32c", "--do_verify=1"},
+                              "--verify=crc32c", "--do_verify=1", "--verify_state_save=0"},
                              "", 300);
   EXPECT_TRUE(buffered.ok()) << buffered.err;
 }
