@@ -35,7 +35,9 @@ json InfoJson(const VolumeInfo& i) {
          {"event_nr", i.event_nr},
          {"num_targets", i.num_targets},
          {"sectors", i.sectors},
-         {"path", i.path}};
+         {"path", i.path},
+         {"errors", i.errors},
+         {"last_error", i.last_error}};
   if (!i.restore_error.empty()) j["restore_error"] = i.restore_error;
   return j;
 }
@@ -58,6 +60,7 @@ json StatsJson(const StatsSnapshot& s) {
               {"read_bytes", s.read_bytes},
               {"write_bytes", s.write_bytes},
               {"errors", s.errors},
+              {"last_error", s.last_error},
               {"requeues", s.requeues},
               {"in_flight", s.in_flight},
               {"deferred", s.deferred},

@@ -83,6 +83,9 @@ Result<Options> ParseArgs(int argc, char** argv) {
 Status MakeDir(const std::string& dir, mode_t mode) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
+  // A mount left by a killed udmd answers ENOTCONN: the directory exists,
+  // and mounting detaches the dead mount (VolumeFs).
+  if (ec.value() == ENOTCONN) return {};
   if (ec) return SysError(ec.value(), "mkdir " + dir);
   (void)chmod(dir.c_str(), mode);
   return {};
