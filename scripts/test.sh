@@ -80,25 +80,40 @@ stage_ctest() {
   set -e
 }
 
+# CPU seconds (user+sys) of every finished child so far: next to the wall
+# time it shows how much a stage took from a machine shared with others.
+times_file=$(mktemp)
+child_cpu() {
+  times >"$times_file"
+  awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%d", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$times_file"
+}
+
 names=()
 seconds=()
+cpu=()
 current=""
 started=0
+cpu_started=0
 report() {
   local status=$?
   if [[ -n $current ]]; then
     names+=("$current (FAILED)")
     seconds+=($((SECONDS - started)))
+    cpu+=($(($(child_cpu) - cpu_started)))
   fi
   echo
-  echo "== stage durations"
-  local total=0 slowest=0 i
+  echo "== stage durations (wall, and CPU time of its processes)"
+  local total=0 total_cpu=0 slowest=0 i
   for i in "${!names[@]}"; do
-    printf '  %-18s %3dm%02ds\n' "${names[$i]}" $((seconds[i] / 60)) $((seconds[i] % 60))
+    printf '  %-18s %3dm%02ds  cpu %3dm%02ds\n' "${names[$i]}" $((seconds[i] / 60)) $((seconds[i] % 60)) \
+      $((cpu[i] / 60)) $((cpu[i] % 60))
     total=$((total + seconds[i]))
+    total_cpu=$((total_cpu + cpu[i]))
     ((seconds[i] > seconds[slowest])) && slowest=$i
   done
-  printf '  %-18s %3dm%02ds (slowest: %s)\n' total $((total / 60)) $((total % 60)) "${names[$slowest]:-none}"
+  printf '  %-18s %3dm%02ds  cpu %3dm%02ds (slowest: %s)\n' total $((total / 60)) $((total % 60)) \
+    $((total_cpu / 60)) $((total_cpu % 60)) "${names[$slowest]:-none}"
+  rm -f "$times_file"
   if [[ -f build/ctest.log && -z $current ]]; then
     echo
     echo "== CTest summary"
@@ -113,8 +128,10 @@ for stage in build package asan tsan fuzz ctest; do
   echo "== stage $stage"
   current=$stage
   started=$SECONDS
+  cpu_started=$(child_cpu)
   "stage_$stage"
   names+=("$stage")
   seconds+=($((SECONDS - started)))
+  cpu+=($(($(child_cpu) - cpu_started)))
   current=""
 done
