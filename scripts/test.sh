@@ -1,43 +1,138 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds udm and runs every test: the engine and
-# target suites under ASan+UBSan and under TSan, then the whole CTest suite
-# of the normal build (its summary is the last thing printed).
+# CI (.ci/run): installs what is missing, then runs named, timed stages:
+#   build    the normal build (RelWithDebInfo, -Werror)
+#   package  the .deb, unpacked and checked (tests/packaging/package_test.sh)
+#   asan     core, target, daemon and protocol suites under ASan+UBSan
+#   tsan     engine, target and control-server concurrency suites under TSan
+#   fuzz     every libFuzzer target for UDM_FUZZ_SECONDS (default 45) each
+#   ctest    every test of the normal build
+# Stage durations are printed at the end, then the CTest summary, which is
+# the last thing printed. A failing stage stops the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
 jobs=2
+# Sanitizer builds need only the suites they run: no GUI, no benchmarks.
+lean=(-DUDM_BUILD_BENCH=OFF -DUDM_BUILD_GUI=OFF)
+asan_suites=(tests/core/udm_core_test tests/targets/udm_targets_test
+             tests/daemon/udm_state_test tests/daemon/udm_control_test
+             tests/daemon/udm_fuse_test tests/daemon/udm_daemon_test
+             tests/targets/udm_targets_e2e_test)
+tsan_suites=(tests/core/udm_core_test tests/targets/udm_targets_test
+             tests/daemon/udm_control_test)
+export UDM_FUZZ_SECONDS=${UDM_FUZZ_SECONDS:-45}
+launcher=()
+if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+
 configure() {  # configure DIR [cmake args...]
   local dir=$1
   shift
-  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUDM_WERROR=ON "$@" >/dev/null
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUDM_WERROR=ON \
+    "${launcher[@]}" "$@" >/dev/null
 }
 
-echo "== build (RelWithDebInfo, -Werror)"
-configure build
-ninja -C build -j"$jobs"
+# Builds only the given suites (a daemon suite brings udmd and udmsetup).
+build_suites() {  # build_suites DIR SUITE...
+  local dir=$1
+  shift
+  local targets=()
+  for t in "$@"; do targets+=("$(basename "$t")"); done
+  ninja -C "$dir" -j"$jobs" "${targets[@]}"
+}
 
-sanitized=(tests/core/udm_core_test tests/targets/udm_targets_test)
-daemon_suites=(tests/daemon/udm_state_test tests/daemon/udm_control_test
-               tests/daemon/udm_fuse_test tests/daemon/udm_daemon_test
-               tests/targets/udm_targets_e2e_test)
+stage_build() {
+  configure build
+  ninja -C build -j"$jobs"
+}
 
-echo "== engine, target and daemon tests under ASan+UBSan"
-configure build-asan -DUDM_SANITIZE=address,undefined -DUDM_BUILD_BENCH=OFF
-ninja -C build-asan -j"$jobs"
-for t in "${sanitized[@]}" "${daemon_suites[@]}"; do
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    "build-asan/$t" --gtest_brief=1
+stage_package() {
+  bash tests/packaging/package_test.sh build
+}
+
+stage_asan() {
+  configure build-asan -DUDM_SANITIZE=address,undefined "${lean[@]}"
+  build_suites build-asan "${asan_suites[@]}"
+  for t in "${asan_suites[@]}"; do
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+      "build-asan/$t" --gtest_brief=1
+  done
+}
+
+stage_tsan() {
+  configure build-tsan -DUDM_SANITIZE=thread "${lean[@]}"
+  build_suites build-tsan "${tsan_suites[@]}"
+  for t in "${tsan_suites[@]}"; do
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "build-tsan/$t" --gtest_brief=1
+  done
+}
+
+stage_fuzz() {
+  scripts/fuzz.sh
+}
+
+# Its failure is reported after the durations, with the summary.
+ctest_status=0
+stage_ctest() {
+  set +e
+  (cd build && ctest --output-on-failure --timeout 600) 2>&1 | tee build/ctest.log
+  ctest_status=${PIPESTATUS[0]}
+  set -e
+}
+
+# CPU seconds (user+sys) of every finished child so far: next to the wall
+# time it shows how much a stage took from a machine shared with others.
+times_file=$(mktemp)
+child_cpu() {
+  times >"$times_file"
+  awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%d", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$times_file"
+}
+
+names=()
+seconds=()
+cpu=()
+current=""
+started=0
+cpu_started=0
+report() {
+  local status=$?
+  if [[ -n $current ]]; then
+    names+=("$current (FAILED)")
+    seconds+=($((SECONDS - started)))
+    cpu+=($(($(child_cpu) - cpu_started)))
+  fi
+  echo
+  echo "== stage durations (wall, and CPU time of its processes)"
+  local total=0 total_cpu=0 slowest=0 i
+  for i in "${!names[@]}"; do
+    printf '  %-18s %3dm%02ds  cpu %3dm%02ds\n' "${names[$i]}" $((seconds[i] / 60)) $((seconds[i] % 60)) \
+      $((cpu[i] / 60)) $((cpu[i] % 60))
+    total=$((total + seconds[i]))
+    total_cpu=$((total_cpu + cpu[i]))
+    ((seconds[i] > seconds[slowest])) && slowest=$i
+  done
+  printf '  %-18s %3dm%02ds  cpu %3dm%02ds (slowest: %s)\n' total $((total / 60)) $((total % 60)) \
+    $((total_cpu / 60)) $((total_cpu % 60)) "${names[$slowest]:-none}"
+  rm -f "$times_file"
+  if [[ -f build/ctest.log && -z $current ]]; then
+    echo
+    echo "== CTest summary"
+    sed -n '/tests passed, /,$p' build/ctest.log
+  fi
+  exit $((status != 0 ? status : ctest_status))
+}
+trap report EXIT
+
+rm -f build/ctest.log
+for stage in build package asan tsan fuzz ctest; do
+  echo "== stage $stage"
+  current=$stage
+  started=$SECONDS
+  cpu_started=$(child_cpu)
+  "stage_$stage"
+  names+=("$stage")
+  seconds+=($((SECONDS - started)))
+  cpu+=($(($(child_cpu) - cpu_started)))
+  current=""
 done
-
-echo "== engine and target tests under TSan"
-configure build-tsan -DUDM_SANITIZE=thread -DUDM_BUILD_BENCH=OFF
-ninja -C build-tsan -j"$jobs" udm_core_test udm_targets_test
-for t in "${sanitized[@]}"; do
-  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "build-tsan/$t" --gtest_brief=1
-done
-
-echo "== all tests (CTest)"
-cd build
-ctest --output-on-failure --timeout 600

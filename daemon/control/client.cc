@@ -56,13 +56,25 @@ int RemainingMs(std::chrono::steady_clock::time_point deadline, int timeout_ms) 
 
 }  // namespace
 
-std::string ResolveSocketPath(const std::optional<std::string>& explicit_path) {
+std::string ResolveSocketPath(const std::optional<std::string>& explicit_path,
+                              std::string_view system_socket) {
   if (explicit_path) return *explicit_path;
   if (const char* env = std::getenv("UDM_SOCKET"); env != nullptr && *env != '\0') return env;
+  std::string own;
   if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg != nullptr && *xdg == '/') {
-    return std::string(xdg) + "/udm/udm.sock";
+    own = std::string(xdg) + "/udm/udm.sock";
+  } else {
+    own = HomeDir() + "/.local/state/udm/udm.sock";
   }
-  return HomeDir() + "/.local/state/udm/udm.sock";
+  // Only a missing file falls through: a socket that exists but is stale
+  // or someone else's is reported by Connect rather than silently skipped.
+  struct stat st{};
+  const std::string system(system_socket);
+  if (::lstat(own.c_str(), &st) != 0 && errno == ENOENT && !system.empty() &&
+      ::access(system.c_str(), R_OK | W_OK) == 0) {
+    return system;
+  }
+  return own;
 }
 
 Status CheckSocketFile(const std::string& path) {

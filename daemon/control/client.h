@@ -15,11 +15,18 @@
 
 namespace udm::daemon {
 
+// The socket of the system daemon (packaging/systemd/udmd.service passes
+// it to udmd with --socket).
+inline constexpr std::string_view kSystemSocketPath = "/run/udm/udm.sock";
+
 // Where clients find the socket: `explicit_path` if given, else
-// $UDM_SOCKET, else $XDG_STATE_HOME/udm/udm.sock, else
-// $HOME/.local/state/udm/udm.sock (home from the password database when
-// $HOME is unset).
-std::string ResolveSocketPath(const std::optional<std::string>& explicit_path = std::nullopt);
+// $UDM_SOCKET, else the caller's own daemon at $XDG_STATE_HOME/udm/udm.sock
+// or $HOME/.local/state/udm/udm.sock (home from the password database when
+// $HOME is unset). When that file does not exist but `system_socket` does,
+// the system daemon's socket is used, so that root reaches the packaged
+// udmd without options.
+std::string ResolveSocketPath(const std::optional<std::string>& explicit_path = std::nullopt,
+                              std::string_view system_socket = kSystemSocketPath);
 
 // Refuses a socket file that another user could have planted: `path` must
 // be a socket owned by the caller or by root.

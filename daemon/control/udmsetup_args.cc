@@ -258,7 +258,8 @@ std::string UsageText() {
       "given with --table (repeatable), as FILE, or on stdin. Relative device paths are\n"
       "made absolute against the current directory.\n"
       "The socket is --socket, else $UDM_SOCKET, else $XDG_STATE_HOME/udm/udm.sock,\n"
-      "else ~/.local/state/udm/udm.sock. --json prints the daemon's result as JSON.\n"
+      "else ~/.local/state/udm/udm.sock; when that does not exist, the system udmd's\n"
+      "/run/udm/udm.sock. --json prints the daemon's result as JSON.\n"
       "Exit status: 0 success, 1 failure, 2 bad command line.\n";
   return text;
 }

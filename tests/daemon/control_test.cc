@@ -833,6 +833,27 @@ std::vector<std::string> Words(std::initializer_list<const char*> words) {
   return std::vector<std::string>(words.begin(), words.end());
 }
 
+// The CLI finds the caller's own daemon first and the system daemon's
+// socket only when the caller has none.
+TEST(SocketPathTest, OwnSocketFirstThenTheSystemSocket) {
+  TempDir dir;
+  const std::string system = dir / "system.sock";
+  const std::string own = dir / "state/udm/udm.sock";
+  ::unsetenv("UDM_SOCKET");
+  ::setenv("XDG_STATE_HOME", (dir / "state").c_str(), 1);
+  EXPECT_EQ(ResolveSocketPath(std::nullopt, system), own) << "no system socket either";
+  std::ofstream(system).put('x');
+  EXPECT_EQ(ResolveSocketPath(std::nullopt, system), system);
+  fs::create_directories(dir / "state/udm");
+  std::ofstream(own).put('x');
+  EXPECT_EQ(ResolveSocketPath(std::nullopt, system), own);
+  ::setenv("UDM_SOCKET", "/elsewhere.sock", 1);
+  EXPECT_EQ(ResolveSocketPath(std::nullopt, system), "/elsewhere.sock");
+  EXPECT_EQ(ResolveSocketPath(std::string("/given.sock"), system), "/given.sock");
+  ::unsetenv("UDM_SOCKET");
+  ::unsetenv("XDG_STATE_HOME");
+}
+
 TEST(UdmsetupFormatTest, CommandLineParsing) {
   auto c = udmsetup::ParseCommandLine(Words({"--json", "reload", "--table=0 8 zero", "v", "--socket", "/s"}));
   ASSERT_TRUE(c.has_value()) << c.error().message;
