@@ -86,9 +86,10 @@ def make_backing(work, size_mib):
 
 
 def copy_backing(base, path, size_mib, cleanup):
+    """A copy written with O_DIRECT: no dirty page cache for the runs to flush."""
     cleanup.files.append(path)
-    subprocess.run(["cp", "--sparse=never", base, path], check=True)
-    os.truncate(path, size_mib << 20)
+    subprocess.run(["dd", "if=" + base, "of=" + path, "bs=4M", f"count={size_mib // 4}",
+                    "iflag=direct", "oflag=direct", "conv=fsync", "status=none"], check=True)
     return path
 
 

@@ -340,7 +340,9 @@ void Read(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_file_
 
 void Write(fuse_req_t req, fuse_ino_t /*ino*/, const char* buf, size_t size, off_t off,
            fuse_file_info* fi) {
-  StartWrite(State(req).session, FileOf(fi).volume, req, buf, size, static_cast<uint64_t>(off));
+  WritePayload payload = TakeWritePayload(buf, size);
+  StartWrite(State(req).session, FileOf(fi).volume, req, payload.data, std::move(payload.owned),
+             size, static_cast<uint64_t>(off));
 }
 
 void Fsync(fuse_req_t req, fuse_ino_t /*ino*/, int /*datasync*/, fuse_file_info* fi) {
