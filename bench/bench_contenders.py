@@ -12,6 +12,8 @@ CONTENDERS = {
     "raw": {},
     "udm_linear": {"udm": True},
     "udm_striped": {"udm": True},
+    # linear in the `ordered` barrier mode: every flush is an ordered barrier
+    "udm_ordered": {"udm": True},
     "qsd": {"tools": {"qemu-storage-daemon": "qemu-system-common"}},
     "nbdkit_nbdfuse": {"tools": {"nbdkit": "nbdkit", "nbdfuse": "libnbd-bin"}},
     # udm linear from a second build tree (--ref-build-dir), to measure a
@@ -118,7 +120,7 @@ def file_has_size(path, size):
         return False
 
 
-def start_udm(name, dirpath, files, size_mib, build_dir, cleanup):
+def start_udm(name, dirpath, files, size_mib, build_dir, cleanup, extra=()):
     state, mnt = os.path.join(dirpath, "state"), os.path.join(dirpath, "mnt")
     os.makedirs(state, exist_ok=True)
     os.makedirs(mnt, exist_ok=True)
@@ -136,7 +138,7 @@ def start_udm(name, dirpath, files, size_mib, build_dir, cleanup):
         table = f"0 {sectors} striped {len(files)} {STRIPE_CHUNK_SECTORS} " + \
             " ".join(f"{f} 0" for f in files)
     subprocess.run([os.path.join(build_dir, "daemon", "control", "udmsetup"), "--socket", sock,
-                    "create", "vol", "--table", table], check=True, capture_output=True)
+                    "create", "vol", "--table", table, *extra], check=True, capture_output=True)
     vol = os.path.join(mnt, "vol")
     wait_for(lambda: file_has_size(vol, size_mib << 20), "udm volume file", p)
     return {"file": vol, "pids": [p.pid]}
@@ -185,6 +187,9 @@ def start_contender(name, work, base, size_mib, build_dir, cleanup, ref_build_di
         f = copy_backing(base, os.path.join(d, "disk.img"), size_mib, cleanup)
         return start_udm(name, d, [f], size_mib,
                          ref_build_dir if name == "udm_ref" else build_dir, cleanup)
+    if name == "udm_ordered":
+        f = copy_backing(base, os.path.join(d, "disk.img"), size_mib, cleanup)
+        return start_udm(name, d, [f], size_mib, build_dir, cleanup, ("--barriers", "ordered"))
     if name == "udm_striped":
         half = size_mib // 2
         files = [copy_backing(base, os.path.join(d, f"disk{i}.img"), half, cleanup)
