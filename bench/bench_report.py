@@ -16,7 +16,7 @@ def summarize(runs, metric):
         "cpu_s_per_gib": statistics.median(cpus) if cpus else None,
         "verify": "-" if all(v == "-" for v in verify) else
                   f"{verify.count('pass')}/{len(verify)} pass",
-        "errors": sorted({r["error"].splitlines()[-1][:120] for r in runs if r.get("error")}),
+        "errors": sorted({" ".join(r["error"].split())[:120] for r in runs if r.get("error")}),
     }
 
 
@@ -65,7 +65,7 @@ def write_chart(summary, workloads, names, path, meta):
     import matplotlib.pyplot as plt
 
     ws = [w for w in workloads if w in summary]
-    fig, ax = plt.subplots(figsize=(11, 0.55 * len(ws) * len(names) / 2 + 2))
+    fig, ax = plt.subplots(figsize=(10, 0.16 * len(ws) * len(names) + 1.5))
     height = 0.8 / len(names)
     for i, n in enumerate(names):
         vals, hatches = [], []
@@ -79,17 +79,20 @@ def write_chart(summary, workloads, names, path, meta):
                 f"{e['runs']}/") else "")
         ys = [k + i * height for k in range(len(ws))]
         bars = ax.barh(ys, vals, height=height, label=n)
-        for b, h in zip(bars, hatches):
+        for b, h, w, y in zip(bars, hatches, ws, ys):
             b.set_hatch(h)
+            e = summary[w][n]
+            if e["median"] is None:
+                why = "verify failed" if e["verify"] not in ("-",) else "failed"
+                ax.text(0.02, y, f"{n}: {why}", va="center", fontsize=6)
     ax.axvline(1.0, color="black", linewidth=0.8)
     ax.set_yticks([k + 0.4 - height / 2 for k in range(len(ws))])
     ax.set_yticklabels([workloads[w][3] for w in ws], fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("speed relative to the raw file (latency: raw / contender); "
-                  "hatched = verify failed")
+    ax.set_xlabel("speed relative to the raw file (latency: raw / contender)")
     ax.set_title(f"udm FUSE volumes vs peers: medians of {meta['reps']} interleaved runs, "
                  f"{meta['nproc']} CPUs, load {meta['loadavg_before'][0]:.1f}", fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

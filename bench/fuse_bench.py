@@ -195,7 +195,16 @@ def main():
     ap.add_argument("--workloads", default=",".join(WORKLOADS))
     ap.add_argument("--json", default="bench/results/fuse-bench.json")
     ap.add_argument("--chart", default="docs/fuse-bench.png")
+    ap.add_argument("--report-only", action="store_true",
+                    help="print the table and draw the chart from --json without running")
     args = ap.parse_args()
+    if args.report_only:
+        with open(args.json) as f:
+            saved = json.load(f)
+        names = list(saved["runs"])
+        summary = print_table(saved["runs"], WORKLOADS, names)
+        write_chart(summary, WORKLOADS, names, args.chart, saved["meta"])
+        return
     if args.quick:
         args.reps, args.runtime = 1, 2
     names = [n for n in args.contenders.split(",") if n]
