@@ -740,6 +740,14 @@ TEST_F(VolumeFsTest, FioVerifiesDirectAndBufferedIo) {
                      " --ioengine=psync --rw=randrw --bs=4k --fsync=8 --verify=crc32c"
                      " --size=16M --offset=64M",
                  dir_ + "/buffered.json");
+  // Writes from 512 B to 1 MiB, many in flight: large payloads keep the
+  // FUSE worker's staging buffer, small ones are copied out of it, so a
+  // buffer reused too early shows as a verify error.
+  ExpectFioClean("--name=sizes --filename=" + Path("vol") +
+                     " --ioengine=libaio --direct=1 --iodepth=16 --rw=randwrite"
+                     " --bsrange=512-1M --verify=crc32c --verify_state_save=0"
+                     " --size=48M --offset=80M",
+                 dir_ + "/sizes.json");
 }
 
 }  // namespace
