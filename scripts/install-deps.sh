@@ -12,6 +12,7 @@ packages=(
   qt6-base-dev libqt6charts6-dev xvfb xauth
   clang libclang-rt-14-dev
   dpkg-dev fakeroot file systemd
+  python3-matplotlib qemu-system-common nbdkit libnbd-bin
 )
 
 missing=()
