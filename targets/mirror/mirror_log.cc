@@ -134,14 +134,18 @@ void MirrorTarget::LogThread() {
   std::unique_lock<std::mutex> l(mu_);
   auto next_clean = std::chrono::steady_clock::now() + kCleanInterval;
   for (;;) {
-    log_cv_.wait_until(l, next_clean,
-                       [this] { return stop_ || event_requested_ || !mark_queue_.empty(); });
+    log_cv_.wait_until(l, next_clean, [this] {
+      return stop_ || (event_requested_ && events_enabled_) || !mark_queue_.empty();
+    });
     if (stop_) return;
-    if (event_requested_) {
+    if (event_requested_ && events_enabled_) {
       event_requested_ = false;
+      raising_event_ = true;
       l.unlock();
       if (raise_event_) raise_event_();
       l.lock();
+      raising_event_ = false;
+      resync_cv_.notify_all();  // PostSuspend may wait for this
     }
     if (!mark_queue_.empty()) ProcessMarkQueue(l);
     if (std::chrono::steady_clock::now() >= next_clean) {

@@ -173,7 +173,13 @@ void MirrorTarget::PreSuspend() {
 }
 
 // Nothing is in flight now: every in-sync region is clean; record that.
-void MirrorTarget::PostSuspend() { CleanIdleRegions(/*flush_log=*/true); }
+// Then stop raising events (see events_enabled_).
+void MirrorTarget::PostSuspend() {
+  CleanIdleRegions(/*flush_log=*/true);
+  std::unique_lock<std::mutex> l(mu_);
+  events_enabled_ = false;
+  resync_cv_.wait(l, [this] { return !raising_event_; });
+}
 
 void MirrorTarget::Resume() {
   Activate();
@@ -181,8 +187,10 @@ void MirrorTarget::Resume() {
     std::lock_guard<std::mutex> g(mu_);
     resync_enabled_ = true;
     resync_cursor_ = 0;
+    events_enabled_ = true;
   }
   resync_cv_.notify_all();
+  log_cv_.notify_all();
 }
 
 // --- Status ----------------------------------------------------------------------

@@ -126,6 +126,11 @@ class MirrorTarget : public Target {
   std::map<uint64_t, std::vector<Bio*>> delayed_;  // writes held per recovering region
   std::vector<Bio*> mark_queue_;       // writes waiting for a dirty mark on disk
   bool event_requested_ = false;
+  // Events reach the device only between resume and post-suspend: a
+  // suspended table may be destroyed together with its device, so nothing
+  // may call into the device then. Requests meanwhile wait for the resume.
+  bool events_enabled_ = false;
+  bool raising_event_ = false;         // the log thread is inside raise_event_
   bool resync_enabled_ = false;        // between resume and presuspend
   bool resync_busy_ = false;           // a region is being recovered
   uint64_t resync_cursor_ = 0;         // next region to look at; restarts on resume
