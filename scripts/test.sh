@@ -18,7 +18,8 @@ lean=(-DUDM_BUILD_BENCH=OFF -DUDM_BUILD_GUI=OFF)
 asan_suites=(tests/core/udm_core_test tests/targets/udm_targets_test
              tests/daemon/udm_state_test tests/daemon/udm_control_test
              tests/daemon/udm_fuse_test tests/daemon/udm_daemon_test
-             tests/targets/udm_targets_e2e_test)
+             tests/targets/udm_targets_e2e_test
+             tests/crash/udm_crash_test tests/crash/udm_crash_e2e_test)
 tsan_suites=(tests/core/udm_core_test tests/targets/udm_targets_test
              tests/daemon/udm_control_test)
 export UDM_FUZZ_SECONDS=${UDM_FUZZ_SECONDS:-45}
