@@ -206,7 +206,14 @@ TEST_F(LoadTest, ThirtyTwoVolumesUnderIoWhileReloadedAtRandomLoseNothing) {
       kVolumes, elapsed, ops, cycles.load(), rss_start, rss_warm, rss_end);
   std::printf("load: %s\n", numbers.c_str());
   RecordProperty("load", numbers);
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan keeps freed memory in its quarantine (256 MiB), so RSS climbs
+  // until that fills; here LeakSanitizer at udmd's exit (Stop below must
+  // see status 0) stands in for the flat-memory check.
+  std::printf("load: ASan build: VmRSS bound not checked\n");
+#else
   EXPECT_LT(rss_end, rss_warm * 3 / 2 + 32 * 1024) << numbers;
+#endif
 
   // Nothing lost: through every volume, and in every backing file once the
   // daemon has flushed and stopped.
