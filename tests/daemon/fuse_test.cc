@@ -708,8 +708,10 @@ INSTANTIATE_TEST_SUITE_P(
 // fio's verdict: exit status and the per-job error fields of its json.
 void ExpectFioClean(const std::string& args, const std::string& json_path) {
   int rc = 0;
-  const std::string out = Capture("fio --output-format=json --output=" + json_path + " " +
-                                  args + " 2>&1", &rc);
+  // No verify state file: it would land in the working directory.
+  const std::string out = Capture("fio --verify_state_save=0 --output-format=json --output=" +
+                                      json_path + " " + args + " 2>&1",
+                                  &rc);
   EXPECT_EQ(rc, 0) << out;
   std::ifstream in(json_path);
   const std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -745,7 +747,7 @@ TEST_F(VolumeFsTest, FioVerifiesDirectAndBufferedIo) {
   // buffer reused too early shows as a verify error.
   ExpectFioClean("--name=sizes --filename=" + Path("vol") +
                      " --ioengine=libaio --direct=1 --iodepth=16 --rw=randwrite"
-                     " --bsrange=512-1M --verify=crc32c --verify_state_save=0"
+                     " --bsrange=512-1M --verify=crc32c"
                      " --size=48M --offset=80M",
                  dir_ + "/sizes.json");
 }
