@@ -68,6 +68,11 @@ VolumeCharts::VolumeCharts(QWidget* parent) : QWidget(parent) {
   bars->append(histogram_set_);
   histogram_->addSeries(bars);
   histogram_x_ = new QBarCategoryAxis;
+  // Few bars, short labels, a small font: Qt elides a category label wider
+  // than its bar's slot.
+  QFont small = histogram_x_->labelsFont();
+  small.setPointSize(7);
+  histogram_x_->setLabelsFont(small);
   histogram_y_ = new QValueAxis;
   histogram_y_->setLabelFormat(QStringLiteral("%d"));
   histogram_->addAxis(histogram_x_, Qt::AlignBottom);
@@ -160,7 +165,7 @@ void VolumeCharts::Update(const VolumeHistory* history, const VolumeSample* samp
 
 void VolumeCharts::UpdateHistogram(const VolumeSample* sample) {
   // The daemon's own log-linear buckets (since the volume was created),
-  // merged into a few bars so their labels stay readable.
+  // merged into a few bars labelled with their upper bounds.
   const LatencySample l = sample ? sample->latency : LatencySample{};
   const QList<LatencyBucket> buckets =
       CoarsenBuckets(sample ? sample->latency_histogram : QList<LatencyBucket>{}, kMaxBars);
@@ -168,7 +173,7 @@ void VolumeCharts::UpdateHistogram(const VolumeSample* sample) {
   QList<qreal> values;
   qreal top = 0;
   for (const LatencyBucket& b : buckets) {
-    labels.push_back(QStringLiteral("≤") + HumanMicros(b.le_us));
+    labels.push_back(HumanMicros(b.le_us).remove(QLatin1Char(' ')));  // upper bounds
     values.push_back(static_cast<qreal>(b.count));
     top = std::max(top, values.back());
   }

@@ -28,7 +28,7 @@ class VolumeCharts : public QWidget {
   // At most this many points per series on screen (older history is
   // decimated, not dropped).
   static constexpr int kMaxPoints = 600;
-  static constexpr int kMaxBars = 12;  // latency histogram bars
+  static constexpr int kMaxBars = 6;  // latency histogram bars
 
   explicit VolumeCharts(QWidget* parent = nullptr);
   // Redraws from `history` and `sample` (null clears).
