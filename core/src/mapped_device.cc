@@ -3,6 +3,7 @@
 // resume, messages, events and statistics.
 #include "udm/mapped_device.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -453,13 +454,36 @@ StatsSnapshot MappedDevice::Stats() const {
     std::lock_guard<std::mutex> g(error_mu_);
     s.last_error = last_error_;
   }
+  s.barrier_latency_histogram = barrier_latency_.Buckets();
+  const std::vector<std::pair<const DmIo*, uint64_t>> waiters = BarrierWaiters();
   const uint64_t now = detail::NowNs();
   std::lock_guard<std::mutex> g(inflight_mu_);
   for (const DmIo* io = inflight_head_; io != nullptr; io = io->inflight_next) {
-    s.inflight_barriers.push_back(InflightBarrier{io->barrier_id, io->kind == IoKind::kBarrier,
-                                                  io->reported, (now - io->start_ns) / 1000});
+    InflightBarrier b{io->barrier_id, io->kind == IoKind::kBarrier, io->reported,
+                      (now - io->start_ns) / 1000};
+    for (const auto& [w, n] : waiters) {
+      if (w == io) b.waiters = n;
+    }
+    s.inflight_barriers.push_back(b);
   }
   return s;
+}
+
+// How many deferred requests wait behind each ordered barrier: the running
+// one holds the whole queue except the requeued prefix (earlier I/O), and a
+// queued one everything behind it. A plain flush orders nothing, so what is
+// queued behind it waits for the suspend or barrier ahead, not for it.
+// Walks the deferred queue under mu_ on the control path only; the pointers
+// are compared, never dereferenced, once mu_ is dropped.
+std::vector<std::pair<const DmIo*, uint64_t>> MappedDevice::BarrierWaiters() const {
+  std::vector<std::pair<const DmIo*, uint64_t>> out;
+  std::lock_guard<std::mutex> l(mu_);
+  const size_t n = deferred_.size();
+  if (barrier_ != nullptr) out.emplace_back(barrier_, n - std::min(n, requeued_prefix_));
+  for (size_t i = 0; i < n; ++i) {
+    if (deferred_[i]->kind == IoKind::kBarrier) out.emplace_back(deferred_[i], n - i - 1);
+  }
+  return out;
 }
 
 // --- Events ---------------------------------------------------------------------

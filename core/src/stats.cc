@@ -77,6 +77,22 @@ LatencyPercentiles LatencyHistogram::Percentiles() const {
   return p;
 }
 
+std::vector<HistogramBucket> LatencyHistogram::Buckets() const {
+  std::vector<HistogramBucket> out;
+  for (int i = 0; i < kBuckets; ++i) {
+    const uint64_t n = buckets_[i].load(std::memory_order_relaxed);
+    if (n == 0) continue;
+    const uint64_t upper = BucketUpperNs(i);
+    const uint64_t le_us = upper / 1000 + (upper % 1000 != 0);  // no overflow at the top
+    if (!out.empty() && out.back().le_us == le_us) {
+      out.back().count += n;
+    } else {
+      out.push_back({le_us, n});
+    }
+  }
+  return out;
+}
+
 unsigned IoCounters::ShardIndex() {
   thread_local const unsigned index =
       static_cast<unsigned>(std::hash<std::thread::id>{}(std::this_thread::get_id())) % kShards;

@@ -60,8 +60,10 @@ std::string InflightBarriers(const json& barriers) {
   if (!barriers.is_array() || barriers.empty()) return Row("In-flight barriers", "none");
   std::string out = Row("In-flight barriers", std::to_string(barriers.size()));
   for (const json& b : barriers) {
-    out += fmt::format("  #{} {} {} {} us\n", U64(b, "id"), Bool(b, "ordered") ? "ordered" : "flush",
-                       Str(b, "phase"), U64(b, "age_us"));
+    const uint64_t waiters = U64(b, "waiters");
+    out += fmt::format("  #{} {} {} {} us{}\n", U64(b, "id"), Bool(b, "ordered") ? "ordered" : "flush",
+                       Str(b, "phase"), U64(b, "age_us"),
+                       waiters == 0 ? "" : fmt::format(", {} waiting behind it", waiters));
   }
   return out;
 }

@@ -48,7 +48,12 @@ json StatsJson(const StatsSnapshot& s) {
     barriers.push_back({{"id", b.id},
                         {"ordered", b.ordered},
                         {"phase", std::string(BarrierPhaseName(b.phase))},
-                        {"age_us", b.age_us}});
+                        {"age_us", b.age_us},
+                        {"waiters", b.waiters}});
+  }
+  json histogram = json::array();
+  for (const auto& h : s.barrier_latency_histogram) {
+    histogram.push_back({{"le_us", h.le_us}, {"count", h.count}});
   }
   return json{{"state", StateName(s.suspend_state)},
               {"reads", s.reads},
@@ -70,6 +75,7 @@ json StatsJson(const StatsSnapshot& s) {
                 {"p90", s.barrier_latency.p90_us},
                 {"p99", s.barrier_latency.p99_us},
                 {"max", s.barrier_latency.max_us}}},
+              {"barrier_latency_histogram", histogram},
               {"inflight_barriers", barriers},
               {"event_nr", s.event_nr}};
 }

@@ -10,9 +10,11 @@
 #include <QLineSeries>
 #include <QValueAxis>
 
+#include <algorithm>
 #include <cmath>
 
 #include "barrier_model.h"
+#include "latency_interval.h"
 #include "snapshot.h"
 #include "volume_history.h"
 
@@ -63,12 +65,14 @@ VolumeCharts::VolumeCharts(QWidget* parent) : QWidget(parent) {
   histogram_ = NewChart(tr("Latency distribution"));
   auto* bars = new QBarSeries;
   histogram_set_ = new QBarSet(tr("barriers"));
-  histogram_set_->append({0, 0, 0, 0});
   bars->append(histogram_set_);
   histogram_->addSeries(bars);
   histogram_x_ = new QBarCategoryAxis;
-  histogram_x_->append({QStringLiteral("≤p50"), QStringLiteral("≤p90"), QStringLiteral("≤p99"),
-                        QStringLiteral("≤max")});
+  // Few bars, short labels, a small font: Qt elides a category label wider
+  // than its bar's slot.
+  QFont small = histogram_x_->labelsFont();
+  small.setPointSize(7);
+  histogram_x_->setLabelsFont(small);
   histogram_y_ = new QValueAxis;
   histogram_y_->setLabelFormat(QStringLiteral("%d"));
   histogram_->addAxis(histogram_x_, Qt::AlignBottom);
@@ -160,22 +164,33 @@ void VolumeCharts::Update(const VolumeHistory* history, const VolumeSample* samp
 }
 
 void VolumeCharts::UpdateHistogram(const VolumeSample* sample) {
-  // The daemon keeps a log-linear histogram and reports its percentiles;
-  // the bars are the share of barriers in each percentile band, labelled
-  // with the band's latency range.
+  // The daemon's own log-linear buckets (since the volume was created),
+  // merged into a few bars labelled with their upper bounds.
   const LatencySample l = sample ? sample->latency : LatencySample{};
-  const double n = static_cast<double>(l.count);
-  const QList<qreal> values{n * 0.5, n * 0.4, n * 0.09, n * 0.01};
-  for (int i = 0; i < 4; ++i) {
-    if (histogram_set_->at(i) != values[i]) histogram_set_->replace(i, values[i]);
+  const QList<LatencyBucket> buckets =
+      CoarsenBuckets(sample ? sample->latency_histogram : QList<LatencyBucket>{}, kMaxBars);
+  QStringList labels;
+  QList<qreal> values;
+  qreal top = 0;
+  for (const LatencyBucket& b : buckets) {
+    labels.push_back(HumanMicros(b.le_us).remove(QLatin1Char(' ')));  // upper bounds
+    values.push_back(static_cast<qreal>(b.count));
+    top = std::max(top, values.back());
   }
-  // The bands' latencies go in the axis title: category labels must stay
-  // short and distinct.
+  if (histogram_x_->categories() != labels) histogram_x_->setCategories(labels);
+  if (histogram_set_->count() != values.size()) {
+    histogram_set_->remove(0, histogram_set_->count());
+    histogram_set_->append(values);
+  } else {
+    for (int i = 0; i < values.size(); ++i) {
+      if (histogram_set_->at(i) != values[i]) histogram_set_->replace(i, values[i]);
+    }
+  }
   histogram_x_->setTitleText(QStringLiteral("p50 %1 · p90 %2 · p99 %3 · max %4")
                                  .arg(HumanMicros(l.p50_us), HumanMicros(l.p90_us),
                                       HumanMicros(l.p99_us), HumanMicros(l.max_us)));
-  histogram_y_->setRange(0, NiceCeil(n * 0.55));
-  histogram_y_->setTickCount(n * 0.55 >= 4 ? 5 : 2);
+  histogram_y_->setRange(0, NiceCeil(top * 1.1));
+  histogram_y_->setTickCount(top >= 4 ? 5 : 2);
   histogram_->setTitle(tr("Latency distribution (%1)").arg(l.count));
 }
 

@@ -1,5 +1,5 @@
 // VolumeCharts: the live charts of one volume: queue depth (in-flight,
-// deferred), barrier latency percentiles over time, a latency histogram
+// deferred), barrier latency percentiles of each interval, the latency histogram
 // and read/write throughput. Each series is redrawn from the volume's
 // bounded history with QXYSeries::replace(); animations are off.
 #pragma once
@@ -28,6 +28,7 @@ class VolumeCharts : public QWidget {
   // At most this many points per series on screen (older history is
   // decimated, not dropped).
   static constexpr int kMaxPoints = 600;
+  static constexpr int kMaxBars = 6;  // latency histogram bars
 
   explicit VolumeCharts(QWidget* parent = nullptr);
   // Redraws from `history` and `sample` (null clears).

@@ -36,19 +36,8 @@ QVariant BarrierModel::data(const QModelIndex& index, int role) const {
 void BarrierModel::Update(const VolumeSample* volume) {
   QList<Row> next;
   if (volume != nullptr) {
-    // The protocol reports the deferred queue per volume, not per barrier:
-    // everything in it waits behind the oldest barrier that is past the
-    // queue itself, unless the volume is suspended (then it waits for
-    // resume).
-    bool charged = volume->state != QLatin1String("ACTIVE");
-    for (const BarrierSample& b : volume->inflight_barriers) {
-      Row r{b, 0};
-      if (!charged && b.phase != QLatin1String("queued")) {
-        r.waiters = volume->deferred;
-        charged = true;
-      }
-      next.push_back(r);
-    }
+    // The daemon counts each barrier's waiters from its deferred queue.
+    for (const BarrierSample& b : volume->inflight_barriers) next.push_back({b, b.waiters});
   }
   // Walk both id-sorted lists: drop rows whose barrier finished, update
   // rows still in flight, insert new ones.

@@ -106,6 +106,17 @@ std::expected<VolumeSample, QString> ParseVolume(const QJsonObject& o, qsizetype
                                          : QString());
   v.latency = {l.Int("count"), l.Int("p50"), l.Int("p90"), l.Int("p99"), l.Int("max")};
   if (!l.error().isEmpty() && f.error().isEmpty()) return std::unexpected(l.error());
+  for (const QJsonValue& b : f.Array("barrier_latency_histogram")) {
+    if (!b.isObject()) {
+      f.Fail(QStringLiteral("a barrier_latency_histogram entry is not an object"));
+      break;
+    }
+    FieldReader hf(b.toObject(), v.name + QStringLiteral(" barrier_latency_histogram"));
+    v.latency_histogram.push_back({hf.Int("le_us"), hf.Int("count")});
+    if (!hf.error().isEmpty() && f.error().isEmpty()) return std::unexpected(hf.error());
+  }
+  std::sort(v.latency_histogram.begin(), v.latency_histogram.end(),
+            [](const LatencyBucket& a, const LatencyBucket& b) { return a.le_us < b.le_us; });
   for (const QJsonValue& b : f.Array("inflight_barriers")) {
     if (!b.isObject()) {
       f.Fail(QStringLiteral("an inflight_barriers entry is not an object"));
@@ -113,7 +124,7 @@ std::expected<VolumeSample, QString> ParseVolume(const QJsonObject& o, qsizetype
     }
     FieldReader bf(b.toObject(), v.name + QStringLiteral(" inflight_barriers"));
     v.inflight_barriers.push_back(
-        {bf.Int("id"), bf.Bool("ordered"), bf.String("phase"), bf.Int("age_us")});
+        {bf.Int("id"), bf.Bool("ordered"), bf.String("phase"), bf.Int("age_us"), bf.Int("waiters")});
     if (!bf.error().isEmpty() && f.error().isEmpty()) return std::unexpected(bf.error());
   }
   std::sort(v.inflight_barriers.begin(), v.inflight_barriers.end(),

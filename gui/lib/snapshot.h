@@ -18,6 +18,14 @@ struct BarrierSample {
   bool ordered = false;  // an ordered barrier, else a plain flush
   QString phase;         // queued, waiting-for-earlier-io, pre-flush, payload, post-flush
   qint64 age_us = 0;
+  qint64 waiters = 0;  // requests held in the deferred queue behind it
+};
+
+// One non-empty bucket of the daemon's latency histogram: `count`
+// latencies since the volume was created were at most `le_us`.
+struct LatencyBucket {
+  qint64 le_us = 0, count = 0;
+  bool operator==(const LatencyBucket&) const = default;
 };
 
 struct LatencySample {
@@ -32,6 +40,7 @@ struct VolumeSample {
   qint64 read_bytes = 0, write_bytes = 0, errors = 0, requeues = 0;
   qint64 in_flight = 0, deferred = 0;
   LatencySample latency;
+  QList<LatencyBucket> latency_histogram;  // ascending le_us
   QList<BarrierSample> inflight_barriers;  // sorted by id
   QStringList status;                      // each live target's status line
 };

@@ -9,6 +9,7 @@
 #include <QHash>
 #include <QString>
 
+#include "latency_interval.h"
 #include "snapshot.h"
 
 namespace udm::gui {
@@ -16,6 +17,8 @@ namespace udm::gui {
 struct HistoryPoint {
   double t_s = 0;  // daemon time, seconds since the epoch
   float in_flight = 0, deferred = 0;
+  // Barrier latency over the interval since the previous point (zero when
+  // no barrier completed in it, and on a volume's first point).
   float p50_ms = 0, p99_ms = 0, max_ms = 0;
   float read_iops = 0, write_iops = 0, read_mbs = 0, write_mbs = 0;
 };
@@ -43,23 +46,32 @@ class HistoryStore {
   // name (volumes without rates record zero throughput).
   template <typename RatesOf>
   void Add(const Snapshot& snapshot, RatesOf rates_of) {
-    QHash<QString, VolumeHistory> next;
+    QHash<QString, Entry> next;
     next.reserve(snapshot.volumes.size());
     for (const VolumeSample& v : snapshot.volumes) {
-      VolumeHistory h = volumes_.take(v.name);
+      const bool seen = volumes_.contains(v.name);
+      Entry e = volumes_.take(v.name);
       const Rates* r = rates_of(v.name);
-      h.Add(PointOf(snapshot.time_ms, v, r ? *r : Rates{}));
-      next.insert(v.name, std::move(h));
+      const IntervalLatency lat =
+          seen ? LatencyBetween(e.histogram, v.latency_histogram) : IntervalLatency{};
+      e.history.Add(PointOf(snapshot.time_ms, v, r ? *r : Rates{}, lat));
+      e.histogram = v.latency_histogram;
+      next.insert(v.name, std::move(e));
     }
     volumes_ = std::move(next);
   }
   const VolumeHistory* Find(const QString& name) const;
   int volumes() const { return static_cast<int>(volumes_.size()); }
 
-  static HistoryPoint PointOf(qint64 time_ms, const VolumeSample& v, const Rates& r);
+  static HistoryPoint PointOf(qint64 time_ms, const VolumeSample& v, const Rates& r,
+                              const IntervalLatency& latency);
 
  private:
-  QHash<QString, VolumeHistory> volumes_;
+  struct Entry {
+    VolumeHistory history;
+    QList<LatencyBucket> histogram;  // of the previous sample, for the next interval
+  };
+  QHash<QString, Entry> volumes_;
 };
 
 }  // namespace udm::gui

@@ -2,6 +2,7 @@
 // percentiles, in-flight barriers with phase and age, suspend state.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <future>
 #include <thread>
 
@@ -38,6 +39,24 @@ TEST(LatencyHistogramTest, PercentilesFollowTheRecordedValues) {
   EXPECT_EQ(LatencyHistogram().Percentiles().count, 0u);
 }
 
+TEST(LatencyHistogramTest, BucketsListNonEmptyBucketsAtMicrosecondResolution) {
+  LatencyHistogram h;
+  EXPECT_TRUE(h.Buckets().empty());
+  h.Record(1);      // sub-microsecond values share the 1 us bucket
+  h.Record(500);
+  for (int i = 0; i < 3; ++i) h.Record(100'000);
+  h.Record(5'000'000);
+  const std::vector<HistogramBucket> b = h.Buckets();
+  ASSERT_EQ(b.size(), 3u);
+  EXPECT_EQ(b[0], (HistogramBucket{1, 2}));
+  EXPECT_EQ(b[1].count, 3u);
+  EXPECT_GE(b[1].le_us, 100u);
+  EXPECT_LE(b[1].le_us, 100u + 100u / 8 + 1);
+  EXPECT_EQ(b[2].count, 1u);
+  EXPECT_GE(b[2].le_us, 5000u);
+  EXPECT_LE(b[2].le_us, 5000u + 5000u / 8 + 1);
+}
+
 TEST(DeviceStatsTest, CountsCompletedRequestsAndBytes) {
   auto mem = std::make_shared<MemoryBackend>("mem", 4096);
   TestResolver r;
@@ -63,6 +82,8 @@ TEST(DeviceStatsTest, CountsCompletedRequestsAndBytes) {
   EXPECT_EQ(s.errors, 1u);
   EXPECT_EQ(s.in_flight, 0u);
   EXPECT_EQ(s.barrier_latency.count, 1u);
+  ASSERT_EQ(s.barrier_latency_histogram.size(), 1u);
+  EXPECT_EQ(s.barrier_latency_histogram[0].count, 1u);
   EXPECT_TRUE(s.inflight_barriers.empty());
 }
 
@@ -136,6 +157,61 @@ TEST(DeviceStatsTest, InflightBarrierShowsItsPhaseAndAges) {
   EXPECT_TRUE(s.inflight_barriers.empty());
   EXPECT_EQ(s.barriers, 1u);
   EXPECT_GE(s.barrier_latency.max_us, 20000u);
+}
+
+// An ordered barrier waiting for an earlier write holds everything admitted
+// after it; a second barrier in the queue holds only what is behind it.
+TEST(DeviceStatsTest, OrderedBarrierCountsTheRequestsWaitingBehindIt) {
+  auto m = std::make_shared<ManualBackend>("m", 4096);
+  TestResolver r;
+  r.Add(m);
+  auto md = MakeDevice("0 4096 linear m 0", r, BarrierMode::kOrdered);
+  std::vector<std::unique_ptr<TestIo>> ios;
+  auto submit = [&](std::unique_ptr<TestIo> io) {
+    md->Submit(io->bio());
+    ios.push_back(std::move(io));
+  };
+  submit(TestIo::Write(0, 8, 1));
+  ASSERT_TRUE(m->WaitHeld(1));
+  submit(TestIo::Write(8, 8, 2, kPreflush));  // barrier 1
+  constexpr int kBehind = 3;
+  for (int i = 0; i < kBehind; ++i) submit(TestIo::Write(16 + i * 8, 8, 3));
+  submit(TestIo::Write(64, 8, 4, kPreflush));  // barrier 2
+  submit(TestIo::Write(72, 8, 5));
+  submit(TestIo::Write(80, 8, 5));
+
+  StatsSnapshot s = md->Stats();
+  ASSERT_EQ(s.inflight_barriers.size(), 2u);
+  std::sort(s.inflight_barriers.begin(), s.inflight_barriers.end(),
+            [](const InflightBarrier& a, const InflightBarrier& b) { return a.id < b.id; });
+  EXPECT_EQ(s.inflight_barriers[0].waiters, kBehind + 3u);  // the writes, barrier 2, its writes
+  EXPECT_EQ(s.inflight_barriers[1].waiters, 2u);
+
+  m->SetPassThrough(true);
+  m->ReleaseAll();
+  for (auto& io : ios) ASSERT_TRUE(io->Wait());
+  EXPECT_TRUE(md->Stats().inflight_barriers.empty());
+}
+
+TEST(DeviceStatsTest, FlushModeFlushHoldsNothingBack) {
+  auto m = std::make_shared<ManualBackend>("m", 4096);
+  TestResolver r;
+  r.Add(m);
+  auto md = MakeDevice("0 4096 linear m 0", r);
+  auto flush = TestIo::Flush();
+  md->Submit(flush->bio());
+  ASSERT_TRUE(m->WaitHeld(1));
+  auto w = TestIo::Write(0, 8, 1);
+  md->Submit(w->bio());  // runs beside the flush, not behind it
+  ASSERT_TRUE(m->WaitHeld(2));
+  StatsSnapshot s = md->Stats();
+  ASSERT_EQ(s.inflight_barriers.size(), 1u);
+  EXPECT_FALSE(s.inflight_barriers[0].ordered);
+  EXPECT_EQ(s.inflight_barriers[0].waiters, 0u);
+  m->SetPassThrough(true);
+  m->ReleaseAll();
+  ASSERT_TRUE(flush->Wait());
+  ASSERT_TRUE(w->Wait());
 }
 
 TEST(DeviceStatsTest, SuspendStateIsVisibleWhileSuspending) {

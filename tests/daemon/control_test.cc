@@ -924,7 +924,9 @@ TEST(UdmsetupFormatTest, OutputFormats) {
                 {"barriers", 2}, {"discards", 0}, {"write_zeroes", 0}, {"read_bytes", 40960},
                 {"write_bytes", 20480}, {"errors", 0}, {"requeues", 3}, {"in_flight", 4}, {"deferred", 6},
                 {"barrier_latency_us", {{"count", 3}, {"p50", 80}, {"p90", 90}, {"p99", 99}, {"max", 120}}},
-                {"inflight_barriers", {{{"id", 7}, {"ordered", true}, {"phase", "pre-flush"}, {"age_us", 1200}}}},
+                {"inflight_barriers", {{{"id", 7}, {"ordered", true}, {"phase", "pre-flush"}, {"age_us", 1200},
+                                        {"waiters", 2}},
+                                       {{"id", 8}, {"ordered", true}, {"phase", "queued"}, {"age_us", 5}}}},
                 {"event_nr", 3}};
   EXPECT_EQ(format("stats", stats),
             "Name:              v\nState:             SUSPENDING\nReads:             10 (40960 bytes)\n"
@@ -932,7 +934,8 @@ TEST(UdmsetupFormatTest, OutputFormats) {
             "Discards:          0\nWrite zeroes:      0\nErrors:            0\nRequeues:          3\n"
             "In flight:         4\nDeferred:          6\n"
             "Barrier latency:   3 samples, p50 80 us, p90 90 us, p99 99 us, max 120 us\n"
-            "In-flight barriers: 1\n  #7 ordered pre-flush 1200 us\nEvent number:      3\n");
+            "In-flight barriers: 2\n  #7 ordered pre-flush 1200 us, 2 waiting behind it\n"
+            "  #8 ordered queued 5 us\nEvent number:      3\n");
   // Malformed results print what they can and never throw.
   EXPECT_EQ(format("stats", json("junk")).substr(0, 20), "Name:              \n");
   EXPECT_EQ(format("targets", json::array({{{"name", 5}, {"version", "x"}}})), "5                v0.0.0\n");

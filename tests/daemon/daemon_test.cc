@@ -377,6 +377,34 @@ TEST_F(DaemonTest, WaitReturnsOnTheNextEventAndWatchStreamsState) {
   ASSERT_TRUE(Udm({"resume", "v"}).ok());
 }
 
+// The stats reply carries the latency histogram: the buckets hold every
+// completed flush and barrier, in ascending order.
+TEST_F(DaemonTest, StatsExportTheLatencyHistogram) {
+  ASSERT_TRUE(Udm({"create", "v", "--table", TwoFileTable(), "--barriers", "ordered"}).ok());
+  const int fd = open(Vol("v").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  std::vector<char> block(4096, 'h');
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ(pwrite(fd, block.data(), block.size(), i * 4096), 4096);
+    ASSERT_EQ(fsync(fd), 0);
+  }
+  close(fd);
+  json s = UdmJson({"stats", "v"});
+  ASSERT_TRUE(s.is_object()) << s.dump();
+  const json& h = s["barrier_latency_histogram"];
+  ASSERT_TRUE(h.is_array() && !h.empty()) << s.dump(2);
+  uint64_t total = 0, prev_le = 0;
+  for (const json& b : h) {
+    EXPECT_GT(b["le_us"].get<uint64_t>(), prev_le) << h.dump();
+    EXPECT_GT(b["count"].get<uint64_t>(), 0u) << h.dump();
+    prev_le = b["le_us"].get<uint64_t>();
+    total += b["count"].get<uint64_t>();
+  }
+  EXPECT_EQ(total, s["barrier_latency_us"]["count"].get<uint64_t>());
+  EXPECT_GE(total, 4u);
+  EXPECT_GE(prev_le, s["barrier_latency_us"]["max"].get<uint64_t>());
+}
+
 TEST_F(DaemonTest, SigtermWithStackedVolumesShutsDownCleanly) {
   // "base" sorts before "top": the lower volume must still be suspended last.
   ASSERT_TRUE(Udm({"create", "base", "--table", TwoFileTable()}).ok());

@@ -143,6 +143,8 @@ TEST_F(DashboardE2eTest, ShowsSuspendedVolumesAndAFlushHeldInFlight) {
   EXPECT_FALSE(barrier["phase"].get<std::string>().empty());
   // Held since before the dashboard started, which ran for 3 s.
   EXPECT_GE(barrier["age_us"].get<int64_t>(), 2'500'000) << barrier.dump();
+  // A flush-mode flush holds nothing back: the daemon's count, not a guess.
+  EXPECT_EQ(barrier["waiters"], 0) << barrier.dump();
   EXPECT_EQ(details["live_table"], json::array({fmt::format("0 {} linear udm:base 0", kSectors)}));
   EXPECT_FALSE(details["status"].empty());
   EXPECT_GT(details["history_points"].get<int>(), 5);

@@ -9,6 +9,7 @@
 
 #include "barrier_model.h"
 #include "fake_daemon.h"
+#include "latency_interval.h"
 #include "line_decoder.h"
 #include "snapshot.h"
 #include "volume_history.h"
@@ -159,11 +160,13 @@ TEST(BarrierModelTest, AHeldBarrierKeepsItsRowAndAges) {
     QJsonObject v = VolumeJson("top", "ACTIVE", 0, 0, 2, 3);
     QJsonArray b{QJsonObject{{QStringLiteral("id"), 4}, {QStringLiteral("ordered"), false},
                              {QStringLiteral("phase"), QStringLiteral("pre-flush")},
-                             {QStringLiteral("age_us"), age_a}}};
+                             {QStringLiteral("age_us"), age_a},
+                             {QStringLiteral("waiters"), 2}}};
     if (with_b) {
       b.append(QJsonObject{{QStringLiteral("id"), 5}, {QStringLiteral("ordered"), false},
                            {QStringLiteral("phase"), QStringLiteral("queued")},
-                           {QStringLiteral("age_us"), 10}});
+                           {QStringLiteral("age_us"), 10},
+                           {QStringLiteral("waiters"), 1}});
     }
     v.insert(QStringLiteral("inflight_barriers"), b);
     return v;
@@ -173,8 +176,9 @@ TEST(BarrierModelTest, AHeldBarrierKeepsItsRowAndAges) {
   m.Update(&s1.volumes[0]);
   ASSERT_EQ(m.rowCount(), 2);
   EXPECT_EQ(m.index(0, BarrierModel::kAge).data().toString(), QStringLiteral("1.5 ms"));
-  EXPECT_EQ(m.index(0, BarrierModel::kWaiters).data().toLongLong(), 3);  // the deferred queue
-  EXPECT_EQ(m.index(1, BarrierModel::kWaiters).data().toLongLong(), 0);
+  // As the daemon counted them, not estimated from the volume's queue (3).
+  EXPECT_EQ(m.index(0, BarrierModel::kWaiters).data().toLongLong(), 2);
+  EXPECT_EQ(m.index(1, BarrierModel::kWaiters).data().toLongLong(), 1);
 
   QSignalSpy inserted(&m, &QAbstractItemModel::rowsInserted);
   QSignalSpy removed(&m, &QAbstractItemModel::rowsRemoved);
@@ -190,6 +194,71 @@ TEST(BarrierModelTest, AHeldBarrierKeepsItsRowAndAges) {
   EXPECT_TRUE(m.index(0, BarrierModel::kAge).data(Qt::ForegroundRole).isValid());
   m.Update(nullptr);
   EXPECT_EQ(m.rowCount(), 0);
+}
+
+QJsonObject WithHistogram(QJsonObject v, const QList<LatencyBucket>& buckets) {
+  QJsonArray h;
+  for (const LatencyBucket& b : buckets) {
+    h.append(QJsonObject{{QStringLiteral("le_us"), b.le_us}, {QStringLiteral("count"), b.count}});
+  }
+  v.insert(QStringLiteral("barrier_latency_histogram"), h);
+  return v;
+}
+
+TEST(SnapshotTest, HistogramBucketsAreDecodedAndABadOneRefusesTheFrame) {
+  Snapshot s = Parse(SnapshotLine(
+      1000, {WithHistogram(VolumeJson("a", "ACTIVE", 0, 0), {{900, 2}, {80, 5}})}));
+  ASSERT_EQ(s.volumes.size(), 1);
+  EXPECT_EQ(s.volumes[0].latency_histogram, (QList<LatencyBucket>{{80, 5}, {900, 2}}));
+  EXPECT_TRUE(Parse(SnapshotLine(1000, {VolumeJson("b", "ACTIVE", 0, 0)})).volumes[0]
+                  .latency_histogram.isEmpty());  // an older daemon sends none
+
+  QJsonObject bad = VolumeJson("a", "ACTIVE", 0, 0);
+  bad.insert(QStringLiteral("barrier_latency_histogram"),
+             QJsonArray{QJsonObject{{QStringLiteral("le_us"), QStringLiteral("80")},
+                                    {QStringLiteral("count"), 1}}});
+  auto r = ParseSnapshot(QJsonObject{{QStringLiteral("time_ms"), 1},
+                                     {QStringLiteral("volumes"), QJsonArray{bad}}});
+  ASSERT_FALSE(r.has_value());
+  EXPECT_TRUE(r.error().contains(QStringLiteral("le_us"))) << r.error().toStdString();
+}
+
+TEST(LatencyIntervalTest, PercentilesComeFromTheBucketDeltas) {
+  const QList<LatencyBucket> before{{100, 1000}, {2000, 10}};
+  // 100 new latencies in the interval: 98 at <=100 us, one <=2 ms, one <=9 ms.
+  const QList<LatencyBucket> after{{100, 1098}, {2000, 11}, {9000, 1}};
+  EXPECT_EQ(LatencyBetween(before, after), (IntervalLatency{100, 100, 2000, 9000}));
+  // Lifetime counts would put p99 at 100 us; this interval is slower.
+  EXPECT_EQ(LatencyBetween(before, before), IntervalLatency{});
+  EXPECT_EQ(LatencyBetween({}, {{50, 4}}), (IntervalLatency{4, 50, 50, 50}));
+}
+
+TEST(LatencyIntervalTest, CountsThatWentBackwardsMeanTheyBeganAgain) {
+  const QList<LatencyBucket> before{{100, 1000}, {2000, 10}};
+  EXPECT_EQ(LatencyBetween(before, {{100, 3}}), (IntervalLatency{3, 100, 100, 100}));
+  EXPECT_EQ(LatencyBetween(before, {{2000, 20}}), (IntervalLatency{20, 2000, 2000, 2000}));
+}
+
+TEST(LatencyIntervalTest, CoarseningMergesNeighboursAndKeepsTrueBounds) {
+  QList<LatencyBucket> b;
+  for (qint64 i = 1; i <= 5; ++i) b.push_back({i * 10, i});
+  EXPECT_EQ(CoarsenBuckets(b, 5), b);
+  EXPECT_EQ(CoarsenBuckets(b, 3), (QList<LatencyBucket>{{20, 3}, {40, 7}, {50, 5}}));
+  EXPECT_EQ(CoarsenBuckets(b, 1), (QList<LatencyBucket>{{50, 15}}));
+}
+
+TEST(VolumeHistoryTest, LatencyPointsAreOfTheIntervalNotTheLifetime) {
+  HistoryStore store;
+  auto add = [&](qint64 t, const QList<LatencyBucket>& buckets) {
+    store.Add(Parse(SnapshotLine(t, {WithHistogram(VolumeJson("a", "ACTIVE", 0, 0), buckets)})),
+              [](const QString&) -> const Rates* { return nullptr; });
+    return store.Find(QStringLiteral("a"))->latest();
+  };
+  EXPECT_EQ(add(1000, {{100, 50}}).p99_ms, 0.0f);  // no interval yet
+  const HistoryPoint p = add(1100, {{100, 50}, {4000, 2}});
+  EXPECT_FLOAT_EQ(p.p50_ms, 4.0f);
+  EXPECT_FLOAT_EQ(p.max_ms, 4.0f);
+  EXPECT_EQ(add(1200, {{100, 50}, {4000, 2}}).p50_ms, 0.0f);  // nothing completed
 }
 
 TEST(VolumeHistoryTest, TheRingKeepsTheNewestPointsAndNoMore) {

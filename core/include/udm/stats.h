@@ -30,6 +30,18 @@ struct InflightBarrier {
   bool ordered = false;  // an ordered barrier (else a plain flush)
   BarrierPhase phase = BarrierPhase::kQueued;
   uint64_t age_us = 0;
+  // Requests held in the deferred queue behind an ordered barrier (they
+  // start only after it, directly or behind a later barrier that is itself
+  // behind it). Always 0 for a plain flush: it orders nothing.
+  uint64_t waiters = 0;
+};
+
+// One non-empty histogram bucket: `count` latencies (over the device's
+// lifetime, not cumulative across buckets) that were at most `le_us`.
+struct HistogramBucket {
+  uint64_t le_us = 0;
+  uint64_t count = 0;
+  bool operator==(const HistogramBucket&) const = default;
 };
 
 struct LatencyPercentiles {
@@ -47,6 +59,7 @@ struct StatsSnapshot {
   uint64_t in_flight = 0;       // admitted requests not yet completed
   uint64_t deferred = 0;        // requests in the deferred queue
   LatencyPercentiles barrier_latency;  // flushes and barriers, submit to completion
+  std::vector<HistogramBucket> barrier_latency_histogram;  // ascending le_us, non-empty only
   std::vector<InflightBarrier> inflight_barriers;
   SuspendState suspend_state = SuspendState::kActive;
   uint64_t event_nr = 0;
@@ -58,6 +71,10 @@ class LatencyHistogram {
  public:
   void Record(uint64_t ns);
   LatencyPercentiles Percentiles() const;
+  // The non-empty buckets in ascending order, at microsecond resolution
+  // (sub-microsecond buckets merge into the bucket of their rounded-up
+  // bound, so every le_us is distinct).
+  std::vector<HistogramBucket> Buckets() const;
 
   static constexpr int kSubBits = 3;
   static constexpr int kBuckets = (64 - kSubBits + 1) << kSubBits;
