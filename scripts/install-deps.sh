@@ -10,7 +10,6 @@ packages=(
   libfuse3-dev fuse3 libsqlite3-dev sqlite3 nlohmann-json3-dev libcli11-dev
   util-linux e2fsprogs xfsprogs fio
   qt6-base-dev libqt6charts6-dev xvfb xauth
-  clang libclang-rt-14-dev
   dpkg-dev fakeroot file systemd
   clang-16 libclang-rt-16-dev man-db
 )

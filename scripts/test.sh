@@ -18,7 +18,10 @@ jobs=2
 lean=(-DUDM_BUILD_BENCH=OFF -DUDM_BUILD_GUI=OFF)
 asan_suites=(tests/core/udm_core_test tests/targets/udm_targets_test
              tests/daemon/udm_state_test tests/daemon/udm_control_test
-             tests/daemon/udm_fuse_test tests/daemon/udm_daemon_test)
+             tests/daemon/udm_fuse_test tests/daemon/udm_daemon_test
+             tests/targets/udm_targets_e2e_test tests/targets/udm_mirror_e2e_test
+             tests/crash/udm_crash_test tests/crash/udm_crash_e2e_test
+             tests/faults/udm_faults_test)
 tsan_suites=(tests/core/udm_core_test tests/targets/udm_targets_test
              tests/daemon/udm_control_test tests/daemon/udm_daemon_test)
 export UDM_FUZZ_SECONDS=${UDM_FUZZ_SECONDS:-45}
@@ -54,7 +57,8 @@ stage_asan() {
   configure build-asan -DUDM_SANITIZE=address,undefined "${lean[@]}"
   build_suites build-asan "${asan_suites[@]}"
   for t in "${asan_suites[@]}"; do
-    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    # The fault suite's load test runs 20 s here (60 s in the ctest stage).
+    UDM_LOAD_SECONDS=20 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
       "build-asan/$t" --gtest_brief=1
   done

@@ -212,6 +212,7 @@ struct OpenedFile {
   UniqueFd direct;    // O_DIRECT descriptor; -1 when buffered only
   UniqueFd buffered;  // always open
   uint64_t sectors = 0;
+  bool regular = false;         // a regular file (else a block device)
   uint32_t mem_align = 512;     // direct I/O: memory address alignment
   uint32_t offset_align = 512;  // direct I/O: offset and segment length alignment
   std::string mode;
@@ -274,6 +275,16 @@ int FileBackend::Validate(const Bio& bio) const {
   if (bio.op == Op::kFlush) return 0;
   if (bio.end_sector() > file_.sectors || bio.end_sector() < bio.sector) return -EIO;
   if (bio.has_data() && bio.sectors != 0 && bio.iov == nullptr) return -EINVAL;
+  if (file_.regular && (bio.op == Op::kWrite || bio.op == Op::kWriteZeroes)) {
+    // A file truncated under a live volume: writing past its new end would
+    // silently grow it and make the lost range read back as zeros. Fail
+    // the write instead, as reads there fail, until the file is restored.
+    struct stat st {};
+    if (fstat(file_.buffered.get(), &st) == 0 &&
+        static_cast<uint64_t>(st.st_size) < bio.end_sector() << kSectorShift) {
+      return -EIO;
+    }
+  }
   return 0;
 }
 
@@ -471,6 +482,7 @@ Status ReadSize(const std::string& path, OpenedFile& file) {
   struct stat st {};
   if (fstat(file.buffered.get(), &st) != 0) return SysError(errno, "stat " + path);
   if (S_ISREG(st.st_mode)) {
+    file.regular = true;
     file.sectors = static_cast<uint64_t>(st.st_size) >> kSectorShift;
     return {};
   }

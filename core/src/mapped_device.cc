@@ -449,6 +449,10 @@ StatsSnapshot MappedDevice::Stats() const {
   s.barrier_latency = barrier_latency_.Percentiles();
   s.suspend_state = suspend_state();
   s.event_nr = event_nr();
+  {
+    std::lock_guard<std::mutex> g(error_mu_);
+    s.last_error = last_error_;
+  }
   const uint64_t now = detail::NowNs();
   std::lock_guard<std::mutex> g(inflight_mu_);
   for (const DmIo* io = inflight_head_; io != nullptr; io = io->inflight_next) {

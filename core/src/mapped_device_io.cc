@@ -2,6 +2,9 @@
 // into per-target clones, phases (pre-flush, payload, post-flush), clone
 // completion, requeue into the single deferred queue, and completion.
 #include <chrono>
+#include <cstring>
+
+#include <fmt/format.h>
 
 #include "dm_io.h"
 #include "udm/check.h"
@@ -43,6 +46,12 @@ void CloneEndIo(Bio* b, int status) {
   CloneIo* c = CloneIo::From(b);
   const EndIoResult r = c->target->EndIo(b, &status);
   if (r == EndIoResult::kIncomplete) return;
+  if (status != 0 && r == EndIoResult::kDone) {
+    c->io->md->NoteError(*b, b->device != nullptr
+                                 ? b->device->name()
+                                 : fmt::format("the target at sector {}", c->target->begin()),
+                         status);
+  }
   MappedDevice::FinishClone(c->io, status, r == EndIoResult::kRequeue);
 }
 
@@ -71,6 +80,8 @@ void MappedDevice::IssueClone(CloneIo* c) {
       FinishClone(c->io, 0, true);
       return;
     case MapResult::kKill:
+      c->io->md->NoteError(fmt::format("{} at sector {}: failed by the target at sector {}",
+                                       OpName(c->bio.op), c->bio.sector, c->target->begin()));
       FinishClone(c->io, -EIO, false);
       return;
   }
@@ -179,6 +190,11 @@ void MappedDevice::StartIo(DmIo* io) {
   io->table = live_.load(std::memory_order_acquire);
   io->status.store(0, std::memory_order_relaxed);
   if (io->table == nullptr || io->orig->end_sector() > io->table->sectors()) {
+    const Bio& b = *io->orig;
+    NoteError(io->table == nullptr
+                  ? fmt::format("{} at sector {}: no live table", OpName(b.op), b.sector)
+                  : fmt::format("{} at sector {}: beyond the end ({} sectors)", OpName(b.op),
+                                b.sector, io->table->sectors()));
     Finish(io, -EIO);
     return;
   }
@@ -359,6 +375,20 @@ void MappedDevice::CompleteOriginal(DmIo* io, int status) {
   }
   delete io;
   orig->Complete(status);
+}
+
+void MappedDevice::NoteError(const Bio& piece, std::string_view where, int status) {
+  const std::string_view preposition = piece.op == Op::kRead                               ? "from"
+                                       : piece.op == Op::kWrite || piece.op == Op::kWriteZeroes ? "to"
+                                                                                                : "of";
+  std::string text = fmt::format("{} {} {}", OpName(piece.op), preposition, where);
+  if (piece.op != Op::kFlush) text += fmt::format(" at sector {}", piece.sector);
+  NoteError(fmt::format("{}: {}", text, std::strerror(-status)));
+}
+
+void MappedDevice::NoteError(std::string text) {
+  std::lock_guard<std::mutex> g(error_mu_);
+  last_error_ = std::move(text);
 }
 
 void MappedDevice::SetReportedPhase(DmIo* io, BarrierPhase phase) {

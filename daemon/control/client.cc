@@ -34,6 +34,19 @@ std::string StringField(const json& object, const char* key, const char* def) {
   return it != object.end() && it->is_string() ? it->get<std::string>() : def;
 }
 
+// "uid 65534 (nobody)", or just the number when the user is unknown.
+std::string DescribeUid(uid_t uid) {
+  passwd pw{};
+  passwd* found = nullptr;
+  char buf[1024];
+  if (::getpwuid_r(uid, &pw, buf, sizeof(buf), &found) == 0 && found != nullptr) {
+    return fmt::format("uid {} ({})", uid, found->pw_name);
+  }
+  return fmt::format("uid {}", uid);
+}
+
+bool TrustedUid(uid_t uid) { return uid == 0 || uid == ::geteuid(); }
+
 int RemainingMs(std::chrono::steady_clock::time_point deadline, int timeout_ms) {
   if (timeout_ms < 0) return -1;
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -78,10 +91,10 @@ Status CheckSocketFile(const std::string& path) {
   if (!S_ISSOCK(st.st_mode)) {
     return InvalidArgument("cannot connect to udmd: {} is not a socket", path);
   }
-  if (st.st_uid != ::geteuid() && st.st_uid != 0) {
+  if (!TrustedUid(st.st_uid)) {
     return std::unexpected(PermissionDenied(fmt::format(
-        "refusing to use {}: it is owned by uid {}, not by you (uid {}) or root", path,
-        st.st_uid, ::geteuid())));
+        "refusing to use {}: it is owned by {}, not by you ({}) or root", path,
+        DescribeUid(st.st_uid), DescribeUid(::geteuid()))));
   }
   return {};
 }
@@ -94,6 +107,15 @@ Result<ControlClient> ControlClient::Connect(const std::string& path) {
     e.message = fmt::format("cannot connect to udmd: {}", e.message);
     if (e.sys_errno == ECONNREFUSED) e.message += " (is udmd running?)";
     return std::unexpected(std::move(e));
+  }
+  // The file check cannot see who listens: a socket file can be swapped
+  // between it and connect. Ask the kernel who is at the other end.
+  auto peer = PeerCredentials(fd->get());
+  if (!peer) return std::unexpected(peer.error());
+  if (!TrustedUid(peer->uid)) {
+    return std::unexpected(PermissionDenied(fmt::format(
+        "refusing to use {}: the process serving it (pid {}) runs as {}, not as you ({}) or root",
+        path, peer->pid, DescribeUid(peer->uid), DescribeUid(::geteuid()))));
   }
   return ControlClient(std::move(*fd));
 }

@@ -38,7 +38,8 @@ class ControlClient {
   ControlClient(ControlClient&&) = default;
   ControlClient& operator=(ControlClient&&) = default;
 
-  // Checks the socket file (CheckSocketFile) and connects.
+  // Checks the socket file (CheckSocketFile), connects, and refuses a peer
+  // that runs as neither the caller nor root (SO_PEERCRED).
   static Result<ControlClient> Connect(const std::string& path);
 
   // Sends one request and waits for its response (up to timeout_ms(); a

@@ -23,6 +23,7 @@ enum OptionBit : unsigned {
   kInactive = 1u << 7,
   kTarget = 1u << 8,
   kLimit = 1u << 9,
+  kNolockfs = 1u << 10,
 };
 
 struct OptionSpec {
@@ -40,6 +41,10 @@ constexpr OptionSpec kOptions[] = {
     {"noflush", '\0', false, kNoflush}, {"force", 'f', false, kForce},
     {"inactive", '\0', false, kInactive}, {"target", '\0', true, kTarget},
     {"limit", '\0', true, kLimit},
+    // dmsetup freezes a filesystem mounted on the device unless told not to;
+    // udm never sees the filesystem on its files, so this is always so
+    // (accepted for scripts such as xfstests' common/dmflakey).
+    {"nolockfs", '\0', false, kNolockfs},
 };
 
 constexpr int kMany = 1 << 20;
@@ -57,7 +62,7 @@ constexpr VerbSpec kVerbs[] = {
      "         [--barriers flush|ordered]"},
     {"load", 1, 2, kTable, "load|reload NAME [--table LINE]... [FILE]"},
     {"clear", 1, 1, 0, "clear NAME"},
-    {"suspend", 1, 1, kNoflush, "suspend [--noflush] NAME"},
+    {"suspend", 1, 1, kNoflush | kNolockfs, "suspend [--noflush] [--nolockfs] NAME"},
     {"resume", 1, 1, 0, "resume NAME"},
     {"remove", 1, 1, kForce, "remove [-f|--force] NAME"},
     {"rename", 2, 2, 0, "rename OLD NEW"},

@@ -79,6 +79,9 @@ std::string FormatInfo(const json& info) {
   if (!Str(info, "path").empty()) out += Row("Path", Str(info, "path"));
   out += Row("Number of targets", std::to_string(U64(info, "num_targets")));
   if (!Str(info, "barriers").empty()) out += Row("Barriers", Str(info, "barriers"));
+  if (Field(info, "errors").is_number()) out += Row("Errors", std::to_string(U64(info, "errors")));
+  if (!Str(info, "last_error").empty()) out += Row("Last error", Str(info, "last_error"));
+  if (!Str(info, "restore_error").empty()) out += Row("Restore error", Str(info, "restore_error"));
   if (!Str(info, "uuid").empty()) out += "UUID: " + Str(info, "uuid") + "\n";
   return out + "\n";
 }
@@ -133,6 +136,7 @@ std::string FormatStats(const json& s) {
       {"In flight", "in_flight"}, {"Deferred", "deferred"},
   };
   for (const auto& [label, key] : counters) out += Row(label, std::to_string(U64(s, key)));
+  if (!Str(s, "last_error").empty()) out += Row("Last error", Str(s, "last_error"));
   out += Row("Barrier latency", Latency(Field(s, "barrier_latency_us")));
   out += InflightBarriers(Field(s, "inflight_barriers"));
   out += Row("Event number", std::to_string(U64(s, "event_nr")));

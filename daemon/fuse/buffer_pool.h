@@ -52,7 +52,8 @@ class BufferPool {
   static constexpr size_t kMinShift = 12;  // 4 KiB
   static constexpr size_t kMaxShift = 21;  // 2 MiB: a 1 MiB write plus its edges
   static constexpr size_t kClasses = kMaxShift - kMinShift + 1;
-  static constexpr size_t kCachedBytesPerClass = 8u << 20;
+  // Enough for a queue of 1 MiB writes that took their staging buffers.
+  static constexpr size_t kCachedBytesPerClass = 32u << 20;
 
   struct SizeClass {
     std::mutex mu;

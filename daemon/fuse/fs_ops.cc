@@ -4,6 +4,7 @@
 #include "fuse/fs_ops.h"
 
 #include <fcntl.h>
+#include <linux/fuse.h>
 #include <sys/statvfs.h>
 
 #include <cerrno>
@@ -11,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fuse/device_io.h"
 #include "fuse/fs_state.h"
 #include "fuse/volume_io.h"
 
@@ -311,12 +313,17 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   fs.dir.Opened(ino);
   fi->fh = reinterpret_cast<uint64_t>(f);
   // O_DIRECT bypasses the page cache; other opens keep it (write-through).
-  // libfuse 3.14 has no fi->parallel_direct_writes, so the kernel takes the
-  // inode lock around each O_DIRECT write's submission (async DIO still
-  // keeps many in flight).
+  // Direct writes may run in parallel: the engine orders nothing by the
+  // inode lock, and a partial sector's read-modify-write holds a range lock.
+  // Without the flag the kernel holds the inode lock across each write's
+  // submission. libfuse 3.14 has no fi->parallel_direct_writes, hence the
+  // device I/O hook.
   fi->direct_io = (fi->flags & O_DIRECT) != 0;
   fi->keep_cache = 0;  // an open drops pages cached before a table swap
-  if (fuse_reply_open(req, fi) != 0) CloseFile(fs, f);  // interrupted: no release follows
+  if (fi->direct_io) AddOpenReplyFlags(FOPEN_PARALLEL_DIRECT_WRITES);
+  const int rc = fuse_reply_open(req, fi);
+  ClearOpenReplyFlags();
+  if (rc != 0) CloseFile(fs, f);  // interrupted: no release follows
 }
 
 void Release(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
@@ -333,7 +340,9 @@ void Read(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_file_
 
 void Write(fuse_req_t req, fuse_ino_t /*ino*/, const char* buf, size_t size, off_t off,
            fuse_file_info* fi) {
-  StartWrite(State(req).session, FileOf(fi).volume, req, buf, size, static_cast<uint64_t>(off));
+  WritePayload payload = TakeWritePayload(buf, size);
+  StartWrite(State(req).session, FileOf(fi).volume, req, payload.data, std::move(payload.owned),
+             size, static_cast<uint64_t>(off));
 }
 
 void Fsync(fuse_req_t req, fuse_ino_t /*ino*/, int /*datasync*/, fuse_file_info* fi) {

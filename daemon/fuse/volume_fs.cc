@@ -16,6 +16,7 @@
 
 #include <fmt/core.h>
 
+#include "fuse/device_io.h"
 #include "fuse/fs_ops.h"
 #include "fuse/fs_state.h"
 #include "fuse/invalidator.h"
@@ -100,6 +101,9 @@ Status VolumeFs::Start(const std::string& mountpoint, VolumeDirectory& dir,
   }
   mounted_ = true;
   mountpoint_ = mountpoint;
+  if (int rc = volfs::InstallDeviceIo(se); rc != 0) {
+    return Fail(ErrorCode::kIo, -rc, "FUSE device I/O hooks for {}", mountpoint);
+  }
   invalidator_ = std::make_unique<volfs::Invalidator>(*state_);
   loop_ = std::thread([this] { Loop(); });
   root_fd_ = open(mountpoint.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);

@@ -47,7 +47,10 @@ struct IoRequest {
   uint64_t tail_end() const { return (offset + length) & (kSectorSize - 1); }
   bool head_partial() const { return head_skip() != 0; }
   bool tail_partial() const { return tail_end() != 0; }
-  bool partial() const { return head_partial() || tail_partial(); }
+  bool partial() const { return Partial(offset, length); }
+  static bool Partial(uint64_t offset, uint64_t length) {
+    return ((offset | (offset + length)) & (kSectorSize - 1)) != 0;
+  }
   // The tail sector is read into its own slot unless the head read covers it.
   bool tail_own_sector() const { return tail_partial() && !(head_partial() && end - first == 1); }
   uint64_t span_bytes() const { return (end - first) << kSectorShift; }
@@ -274,7 +277,8 @@ void StartRead(const std::shared_ptr<Session>& session, const std::shared_ptr<Vo
 }
 
 void StartWrite(const std::shared_ptr<Session>& session, const std::shared_ptr<VolumeState>& volume,
-                fuse_req_t req, const char* data, size_t size, uint64_t offset) {
+                fuse_req_t req, const char* data, PooledBuffer owned, size_t size,
+                uint64_t offset) {
   if (volume->read_only) {
     fuse_reply_err(req, EROFS);
     return;
@@ -288,8 +292,13 @@ void StartWrite(const std::shared_ptr<Session>& session, const std::shared_ptr<V
     fuse_reply_err(req, ENOSPC);
     return;
   }
-  IoRequest* r = NewBufferedRequest(session, volume, req, Kind::kWrite, offset,
-                                    std::min<uint64_t>(size, bytes - offset));
+  const uint64_t length = std::min<uint64_t>(size, bytes - offset);
+  if (owned && !IoRequest::Partial(offset, length)) {  // the payload is the span: no copy
+    IoRequest* r = NewRequest(session, volume, req, Kind::kWrite, offset, length);
+    r->data = std::move(owned);
+    return LockAndRun(r);
+  }
+  IoRequest* r = NewBufferedRequest(session, volume, req, Kind::kWrite, offset, length);
   if (r == nullptr) return;
   std::memcpy(r->data.data() + r->head_skip(), data, r->length);
   LockAndRun(r);

@@ -19,12 +19,15 @@ namespace udm::daemon::volfs {
 void StartRead(const std::shared_ptr<Session>& session, const std::shared_ptr<VolumeState>& volume,
                fuse_req_t req, uint64_t offset, size_t size);
 
-// Copies `data` (valid only during the call) and writes it; partial sectors
+// Writes `data` (valid only during the call); `owned`, if set, is the
+// page-aligned buffer that holds it at offset 0, taken over instead of
+// copying when the write covers whole sectors. Partial sectors
 // are read, merged and written back under the volume's range lock. Replies
 // with the count written (short when the write runs past the end), ENOSPC
 // when it starts at or after the end, EROFS on a read-only volume.
 void StartWrite(const std::shared_ptr<Session>& session, const std::shared_ptr<VolumeState>& volume,
-                fuse_req_t req, const char* data, size_t size, uint64_t offset);
+                fuse_req_t req, const char* data, PooledBuffer owned, size_t size,
+                uint64_t offset);
 
 // fsync and fdatasync: a flush of the volume; replies with its status.
 void StartFlush(const std::shared_ptr<Session>& session, const std::shared_ptr<VolumeState>& volume,

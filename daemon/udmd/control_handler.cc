@@ -35,7 +35,9 @@ json InfoJson(const VolumeInfo& i) {
          {"event_nr", i.event_nr},
          {"num_targets", i.num_targets},
          {"sectors", i.sectors},
-         {"path", i.path}};
+         {"path", i.path},
+         {"errors", i.errors},
+         {"last_error", i.last_error}};
   if (!i.restore_error.empty()) j["restore_error"] = i.restore_error;
   return j;
 }
@@ -58,6 +60,7 @@ json StatsJson(const StatsSnapshot& s) {
               {"read_bytes", s.read_bytes},
               {"write_bytes", s.write_bytes},
               {"errors", s.errors},
+              {"last_error", s.last_error},
               {"requeues", s.requeues},
               {"in_flight", s.in_flight},
               {"deferred", s.deferred},
@@ -232,7 +235,14 @@ json ControlHandler::Snapshot() {
   json vols = json::array();
   for (const auto& info : volumes_.InfoAll()) {
     json j = InfoJson(info);
-    if (auto s = volumes_.Stats(info.name)) j.update(StatsJson(*s));
+    if (auto s = volumes_.Stats(info.name)) {
+      // Info's "barriers" is the mode and Stats' the completed count; the
+      // merged object keeps the mode and names the count apart.
+      json stats = StatsJson(*s);
+      stats["barriers_completed"] = stats["barriers"];
+      stats.erase("barriers");
+      j.update(stats);
+    }
     // Each live target's status line ("<start> <len> <type> <info>"), so a
     // watcher sees resync progress and failed legs without polling.
     auto status = volumes_.Lines(info.name, false, StatusType::kInfo, "");

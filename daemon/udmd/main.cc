@@ -83,6 +83,9 @@ Result<Options> ParseArgs(int argc, char** argv) {
 Status MakeDir(const std::string& dir, mode_t mode) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
+  // A mount left by a killed udmd answers ENOTCONN: the directory exists,
+  // and mounting detaches the dead mount (VolumeFs).
+  if (ec.value() == ENOTCONN) return {};
   if (ec) return SysError(ec.value(), "mkdir " + dir);
   (void)chmod(dir.c_str(), mode);
   return {};
@@ -126,7 +129,11 @@ int Run(const Options& o, int ready_fd) {
     return 1;
   };
   if (auto st = MakeDir(o.state_dir, 0700); !st) return fail(st.error());
-  if (auto st = MakeDir(o.mount_dir, 0755); !st) return fail(st.error());
+  // The mount of a killed udmd answers ENOTCONN once the kernel stops
+  // trusting its cached attributes; VolumeFs detaches it when mounting.
+  if (auto st = MakeDir(o.mount_dir, 0755); !st && st.error().sys_errno != ENOTCONN) {
+    return fail(st.error());
+  }
   // Writeback of a loop-mounted filesystem may depend on us: never let our
   // own allocations recurse into that writeback.
   if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) != 0) {

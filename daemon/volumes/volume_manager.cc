@@ -199,6 +199,9 @@ VolumeInfo VolumeManager::InfoOf(const Volume& vol) const {
   i.event_nr = vol.device->event_nr();
   i.num_targets = vol.device->num_targets();
   i.sectors = vol.device->sectors();
+  StatsSnapshot stats = vol.device->Stats();
+  i.errors = stats.errors;
+  i.last_error = std::move(stats.last_error);
   return i;
 }
 

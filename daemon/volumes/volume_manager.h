@@ -40,6 +40,8 @@ struct VolumeInfo {
   uint64_t event_nr = 0;
   size_t num_targets = 0;
   uint64_t sectors = 0;
+  uint64_t errors = 0;         // requests that failed since the daemon started
+  std::string last_error;      // the last failure, naming device, sector and errno text
   std::string restore_error;  // why the stored live table could not be loaded at start
 };
 

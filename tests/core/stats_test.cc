@@ -66,6 +66,42 @@ TEST(DeviceStatsTest, CountsCompletedRequestsAndBytes) {
   EXPECT_TRUE(s.inflight_barriers.empty());
 }
 
+// What failed last, in words: the device and its sector, the errno text;
+// or what the engine or a target refused.
+TEST(DeviceStatsTest, LastErrorNamesTheDeviceTheSectorAndTheReason) {
+  auto disk = std::make_shared<ManualBackend>("/img/a.img", 4096);
+  TestResolver r;
+  r.Add(disk);
+  auto md = MakeDevice("0 2048 linear /img/a.img 1000\n2048 2048 error", r);
+  EXPECT_EQ(md->Stats().last_error, "");
+
+  auto write = TestIo::Write(8, 8, 1);
+  md->Submit(write->bio());
+  ASSERT_TRUE(disk->WaitHeld(1));
+  disk->ReleaseAll(-ENOSPC);
+  ASSERT_TRUE(write->Wait());
+  EXPECT_EQ(md->Stats().last_error, "write to /img/a.img at sector 1008: No space left on device");
+
+  auto read = TestIo::Read(2056, 8);
+  md->Submit(read->bio());
+  ASSERT_TRUE(read->Wait());
+  EXPECT_EQ(md->Stats().last_error, "read at sector 2056: failed by the target at sector 2048");
+
+  auto flush = TestIo::Flush();
+  md->Submit(flush->bio());
+  ASSERT_TRUE(disk->WaitHeld(1));
+  disk->ReleaseAll(-EIO);
+  ASSERT_TRUE(flush->Wait());
+  EXPECT_EQ(md->Stats().last_error, "flush of /img/a.img: Input/output error");
+
+  auto past = TestIo::Read(4096, 8);
+  md->Submit(past->bio());
+  ASSERT_TRUE(past->Wait());
+  EXPECT_EQ(md->Stats().last_error, "read at sector 4096: beyond the end (4096 sectors)");
+  EXPECT_EQ(md->Stats().errors, 4u);
+  disk->SetPassThrough(true);  // the device's destructor flushes
+}
+
 TEST(DeviceStatsTest, InflightBarrierShowsItsPhaseAndAges) {
   auto m = std::make_shared<ManualBackend>("m", 4096);
   TestResolver r;

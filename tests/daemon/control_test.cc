@@ -738,6 +738,8 @@ TEST_F(UdmsetupTest, EachVerbSendsItsMethodAndParams) {
       {{"clear", "v"}, "clear", {{"name", "v"}}},
       {{"suspend", "--noflush", "v"}, "suspend", {{"name", "v"}, {"noflush", true}}},
       {{"suspend", "v"}, "suspend", {{"name", "v"}, {"noflush", false}}},
+      // xfstests' common/dmflakey: --nolockfs is accepted and changes nothing.
+      {{"suspend", "--nolockfs", "--noflush", "v"}, "suspend", {{"name", "v"}, {"noflush", true}}},
       {{"resume", "v"}, "resume", {{"name", "v"}}},
       {{"remove", "-f", "v"}, "remove", {{"name", "v"}, {"force", true}}},
       {{"rename", "v", "w"}, "rename", {{"name", "v"}, {"new_name", "w"}}},
@@ -895,6 +897,17 @@ TEST(UdmsetupFormatTest, OutputFormats) {
             "Event number:      0\nNumber of targets: 0\n\n"
             "Name:              b\nState:             \nRead Ahead:        256\nTables present:    None\n"
             "Open count:        0\nEvent number:      0\nNumber of targets: 0\n\n");
+  // What failed is shown; a volume that never failed shows a zero count only.
+  EXPECT_EQ(format("info", {{"name", "f"}, {"errors", 2},
+                            {"last_error", "write to /t/a.img at sector 8: No space left on device"},
+                            {"restore_error", "live table: open /t/b.img: No such file or directory"}}),
+            "Name:              f\nState:             \nTables present:    None\nOpen count:        0\n"
+            "Event number:      0\nNumber of targets: 0\nErrors:            2\n"
+            "Last error:        write to /t/a.img at sector 8: No space left on device\n"
+            "Restore error:     live table: open /t/b.img: No such file or directory\n\n");
+  EXPECT_EQ(format("info", {{"name", "g"}, {"errors", 0}, {"last_error", ""}}),
+            "Name:              g\nState:             \nTables present:    None\nOpen count:        0\n"
+            "Event number:      0\nNumber of targets: 0\nErrors:            0\n\n");
   EXPECT_EQ(format("ls", json::array({{{"name", "v"}, {"sectors", 2048}}, {{"name", "w"}, {"sectors", 8}}})),
             "v\t(2048 sectors)\nw\t(8 sectors)\n");
   EXPECT_EQ(format("ls", json::array()), "No devices found\n");

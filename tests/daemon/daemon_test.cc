@@ -24,6 +24,7 @@
 
 #include "control/client.h"
 #include "support/command.h"
+#include "support/daemon_fixture.h"
 #include "support/daemon_process.h"
 
 namespace udm::test {
@@ -35,26 +36,13 @@ using nlohmann::json;
 
 constexpr uint64_t kFileBytes = 16ull << 20;  // each backing file
 
-class DaemonTest : public ::testing::Test {
+class DaemonTest : public DaemonFixture {
  protected:
   void SetUp() override {
-    dir_ = MakeTempDir("udm-daemon");
-    ASSERT_FALSE(dir_.empty());
+    ASSERT_NO_FATAL_FAILURE(StartDaemon("udm-daemon"));
     a_ = dir_ + "/a.img";
     b_ = dir_ + "/b.img";
     for (const auto& f : {a_, b_}) MakeSparseFile(f, kFileBytes);
-    daemon_ = std::make_unique<DaemonProcess>(dir_, DaemonPaths{UDMD_PATH, UDMSETUP_PATH});
-    ASSERT_TRUE(daemon_->Start()) << daemon_->log();
-  }
-  void TearDown() override {
-    for (const auto& m : mounts_) RunCommand({"umount", "-l", m});
-    for (const auto& l : loops_) RunCommand({"losetup", "-d", l});
-    if (daemon_) {
-      EXPECT_TRUE(daemon_->Stop(SIGTERM)) << daemon_->log();
-    }
-    RunCommand({"umount", "-l", daemon_ ? daemon_->mount() : dir_ + "/mnt"});
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
   }
 
   CommandResult Udm(std::vector<std::string> args, const std::string& input = "") {
@@ -68,16 +56,7 @@ class DaemonTest : public ::testing::Test {
   std::string TwoFileTable() const {
     return fmt::format("0 32768 linear {} 0\n32768 32768 linear {} 0", a_, b_);
   }
-  std::string Vol(const std::string& name) const { return daemon_->mount() + "/" + name; }
-  std::string Loop(const std::string& file, bool direct) {
-    std::string dev = AttachLoop(file, direct);
-    EXPECT_FALSE(dev.empty()) << "losetup " << file;
-    if (!dev.empty()) loops_.push_back(dev);
-    return dev;
-  }
-  std::string dir_, a_, b_;
-  std::unique_ptr<DaemonProcess> daemon_;
-  std::vector<std::string> loops_, mounts_;
+  std::string a_, b_;
 };
 
 std::vector<uint8_t> ReadFile(const std::string& path, uint64_t off, size_t len) {
@@ -173,7 +152,8 @@ TEST_F(DaemonTest, FioVerifiesCleanDirectAndBuffered) {
   ASSERT_TRUE(Udm({"create", "v", "--table", TwoFileTable()}).ok());
   auto direct = RunCommand({"fio", "--name=d", "--filename=" + Vol("v"), "--ioengine=io_uring",
                             "--direct=1", "--iodepth=32", "--rw=randwrite", "--bs=4k", "--size=24M",
-                            "--verify=crc32c", "--do_verify=1", "--output-format=json"},
+                            "--verify=crc32c", "--do_verify=1", "--verify_state_save=0",
+                            "--output-format=json"},
                            "", 300);
   ASSERT_TRUE(direct.ok()) << direct.err;
   auto j = json::parse(direct.out.substr(direct.out.find('{')), nullptr, false);
@@ -181,7 +161,7 @@ TEST_F(DaemonTest, FioVerifiesCleanDirectAndBuffered) {
   EXPECT_EQ(j["jobs"][0]["error"].get<int>(), 0);
   auto buffered = RunCommand({"fio", "--name=b", "--filename=" + Vol("v"), "--ioengine=psync",
                               "--rw=randwrite", "--bs=4k", "--size=8M", "--fsync=8",
-                              "--verify=crc32c", "--do_verify=1"},
+                              "--verify=crc32c", "--do_verify=1", "--verify_state_save=0"},
                              "", 300);
   EXPECT_TRUE(buffered.ok()) << buffered.err;
 }

@@ -30,7 +30,8 @@ TEST_F(ErrorTest, IsBuiltin) {
   EXPECT_EQ(type->version.major, 1u);
   std::vector<std::string> names;
   for (const TargetType* t : BuiltinTargets().List()) names.emplace_back(t->name);
-  EXPECT_THAT(names, ::testing::ElementsAre("error", "linear", "striped", "zero"));
+  EXPECT_THAT(names, ::testing::ElementsAre("delay", "dust", "error", "flakey", "linear", "log-writes",
+                                           "mirror", "striped", "zero"));
 }
 
 TEST_F(ErrorTest, TableAndStatusHaveNoArguments) {

@@ -3,7 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "support/test_resolver.h"
+#include "target_test_util.h"
 #include "udm/backends.h"
 #include "udm/table.h"
 #include "udm/targets/builtin.h"
@@ -13,7 +13,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class LinearTest : public ::testing::Test {
+class LinearTest : public test::TargetTestBase {
  protected:
   void SetUp() override {
     mem0_ = std::make_shared<NullBackend>("mem0", 1000);
@@ -22,18 +22,6 @@ class LinearTest : public ::testing::Test {
     resolver_.Add(mem1_);
   }
 
-  Result<std::unique_ptr<Table>> Load(std::string_view text) {
-    return Table::FromText(text, BuiltinTargets(), TableOptions{true, &resolver_, {}});
-  }
-
-  // The error message of a table that must fail to load.
-  std::string LoadError(std::string_view text) {
-    auto table = Load(text);
-    if (table) return "(loaded)";
-    return table.error().message;
-  }
-
-  test::TestResolver resolver_;
   std::shared_ptr<NullBackend> mem0_, mem1_;
 };
 

@@ -33,7 +33,9 @@ struct FileBackendOptions {
 // Flush is fdatasync (io_uring fsync with DATASYNC); FUA writes are
 // RWF_DSYNC; discard punches a hole (files) or discards (block devices);
 // write-zeroes uses FALLOC_FL_ZERO_RANGE, falling back to writing zeros.
-// Short transfers and EAGAIN are retried, never surfaced.
+// Short transfers and EAGAIN are retried, never surfaced. A file
+// truncated under a live backend fails reads and writes past its new end
+// with -EIO (writes do not grow it back) until it is restored.
 Result<std::shared_ptr<BlockDevice>> OpenFileBackend(const std::string& path,
                                                      std::shared_ptr<UringWorker> worker,
                                                      const FileBackendOptions& options);

@@ -95,6 +95,7 @@ class MappedDevice : public BlockDevice {
   // Devices of the live table.
   std::vector<std::string> LiveDeviceNames() const;
   size_t num_targets() const;
+  // Counters, latencies and the last error (StatsSnapshot::last_error).
   StatsSnapshot Stats() const;
 
   // Events: suspend, resume, table swap and target-raised events bump the
@@ -135,6 +136,10 @@ class MappedDevice : public BlockDevice {
   void Requeue(detail::DmIo* io);
   void CompleteOriginal(detail::DmIo* io, int status);
   void SetReportedPhase(detail::DmIo* io, BarrierPhase phase);
+  // Remembers why a request failed, for Stats().last_error. `where` is the
+  // device (or volume) the failed piece went to; error paths only.
+  void NoteError(const Bio& piece, std::string_view where, int status);
+  void NoteError(std::string text);
 
   void WorkerLoop();
   bool Step(std::unique_lock<std::mutex>& l);
@@ -153,8 +158,8 @@ class MappedDevice : public BlockDevice {
 
   const MappedDeviceOptions options_;
 
-  // Lock order: ctl_mu_, then table_mu_, then mu_, then inflight_mu_ and
-  // event_mu_ (leaves).
+  // Lock order: ctl_mu_, then table_mu_, then mu_, then inflight_mu_,
+  // error_mu_ and event_mu_ (leaves).
   mutable std::mutex ctl_mu_;  // serializes control operations; held while they wait
   mutable std::mutex table_mu_;  // held briefly, so readers never wait for a suspend
   std::unique_ptr<Table> live_owner_;      // guarded by table_mu_
@@ -188,6 +193,8 @@ class MappedDevice : public BlockDevice {
 
   IoCounters counters_;
   LatencyHistogram barrier_latency_;
+  mutable std::mutex error_mu_;  // a leaf; taken only when a request fails
+  std::string last_error_;       // guarded by error_mu_
 
   std::atomic<uint64_t> event_nr_{0};
   mutable std::mutex event_mu_;

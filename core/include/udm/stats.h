@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -40,6 +41,9 @@ struct StatsSnapshot {
   uint64_t reads = 0, writes = 0, flushes = 0, barriers = 0, discards = 0, write_zeroes = 0;
   uint64_t read_bytes = 0, write_bytes = 0;
   uint64_t errors = 0, requeues = 0;
+  // The last failure: "write to /img/a at sector 8: No space left on
+  // device" (sectors of that device); empty when nothing failed yet.
+  std::string last_error;
   uint64_t in_flight = 0;       // admitted requests not yet completed
   uint64_t deferred = 0;        // requests in the deferred queue
   LatencyPercentiles barrier_latency;  // flushes and barriers, submit to completion

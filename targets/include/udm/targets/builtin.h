@@ -5,7 +5,7 @@
 
 namespace udm {
 
-// Registers linear, striped, zero and error into `registry`.
+// Registers linear, log-writes, striped, zero and error into `registry`.
 void RegisterBuiltinTargets(TargetRegistry& registry);
 
 // A registry with every built-in target, built once.

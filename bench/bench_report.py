@@ -1,0 +1,98 @@
+"""fuse_bench.py's report: medians with min-max and ratios per workload and
+contender, printed as a table and drawn as a PNG chart."""
+import statistics
+
+
+def summarize(runs, metric):
+    vals = [r[metric] for r in runs if r.get(metric) is not None and not r.get("error")]
+    cpus = [r["cpu_s_per_gib"] for r in runs if r.get("cpu_s_per_gib") is not None]
+    verify = [r["verify"] for r in runs]
+    return {
+        "median": statistics.median(vals) if vals else None,
+        "min": min(vals) if vals else None,
+        "max": max(vals) if vals else None,
+        "ok_runs": len(vals),
+        "runs": len(runs),
+        "cpu_s_per_gib": statistics.median(cpus) if cpus else None,
+        "verify": "-" if all(v == "-" for v in verify) else
+                  f"{verify.count('pass')}/{len(verify)} pass",
+        "errors": sorted({" ".join(r["error"].split())[:120] for r in runs if r.get("error")}),
+    }
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def fmt(v, digits=1):
+    if v is None:
+        return "n/a"
+    return f"{v:.{digits}f}" if abs(v) < 1e4 else f"{v / 1e3:.{digits}f}k"
+
+
+def print_table(results, workloads, names):
+    """Prints one block per workload; returns the summary for the JSON."""
+    summary = {}
+    for w, (metric, unit, higher, desc) in workloads.items():
+        if not any(w in results[n] for n in names) or not results[names[0]].get(w):
+            continue
+        s = {n: summarize(results[n][w], metric) for n in names}
+        raw = s.get("raw", {}).get("median")
+        qsd = s.get("qsd", {}).get("median")
+        for n in names:
+            s[n]["x_raw"] = ratio(s[n]["median"], raw)
+            s[n]["x_qsd"] = ratio(s[n]["median"], qsd)
+        summary[w] = s
+        better = "higher" if higher else "lower"
+        print(f"\n{desc}: {unit} ({better} is better)")
+        print(f"  {'contender':15s} {'median':>9s} {'min-max':>19s} {'x raw':>6s} {'x qsd':>6s} "
+              f"{'cpu s/GiB':>9s} {'verify':>9s}")
+        for n in names:
+            e = s[n]
+            rng = f"{fmt(e['min'])}-{fmt(e['max'])}" if e["median"] is not None else "n/a"
+            print(f"  {n:15s} {fmt(e['median']):>9s} {rng:>19s} {fmt(e['x_raw'], 2):>6s} "
+                  f"{fmt(e['x_qsd'], 2):>6s} {fmt(e['cpu_s_per_gib'], 2):>9s} {e['verify']:>9s}")
+            for err in e["errors"]:
+                print(f"      error: {err}")
+    return summary
+
+
+def write_chart(summary, workloads, names, path, meta):
+    """Grouped bars: each contender's speed relative to the raw file (for
+    latencies raw/contender, so that higher is better everywhere)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ws = [w for w in workloads if w in summary]
+    fig, ax = plt.subplots(figsize=(10, 0.16 * len(ws) * len(names) + 1.5))
+    height = 0.8 / len(names)
+    for i, n in enumerate(names):
+        vals, hatches = [], []
+        for w in ws:
+            e = summary[w][n]
+            r = e["x_raw"]
+            if r and not workloads[w][2]:
+                r = 1.0 / r
+            vals.append(r or 0.0)
+            hatches.append("//" if e["verify"] not in ("-",) and not e["verify"].startswith(
+                f"{e['runs']}/") else "")
+        ys = [k + i * height for k in range(len(ws))]
+        bars = ax.barh(ys, vals, height=height, label=n)
+        for b, h, w, y in zip(bars, hatches, ws, ys):
+            b.set_hatch(h)
+            e = summary[w][n]
+            if e["median"] is None:
+                why = "verify failed" if e["verify"] not in ("-",) else "failed"
+                ax.text(0.02, y, f"{n}: {why}", va="center", fontsize=6)
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    ax.set_yticks([k + 0.4 - height / 2 for k in range(len(ws))])
+    ax.set_yticklabels([workloads[w][3] for w in ws], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("speed relative to the raw file (latency: raw / contender)")
+    ax.set_title(f"udm FUSE volumes vs peers: medians of {meta['reps']} interleaved runs, "
+                 f"{meta['nproc']} CPUs, load {meta['loadavg_before'][0]:.1f}", fontsize=10)
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
