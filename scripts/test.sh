@@ -3,7 +3,8 @@
 #   build    the normal build (RelWithDebInfo, -Werror)
 #   package  the .deb, unpacked and checked (tests/packaging/package_test.sh)
 #   asan     core, target, daemon and protocol suites under ASan+UBSan
-#   tsan     engine, target and control-server concurrency suites under TSan
+#   tsan     engine, target, control-server and whole-daemon (a TSan udmd)
+#            concurrency suites under TSan
 #   fuzz     every libFuzzer target for UDM_FUZZ_SECONDS (default 45) each
 #   ctest    every test of the normal build
 # Stage durations are printed at the end, then the CTest summary, which is
@@ -22,7 +23,7 @@ asan_suites=(tests/core/udm_core_test tests/targets/udm_targets_test
              tests/crash/udm_crash_test tests/crash/udm_crash_e2e_test
              tests/faults/udm_faults_test)
 tsan_suites=(tests/core/udm_core_test tests/targets/udm_targets_test
-             tests/daemon/udm_control_test)
+             tests/daemon/udm_control_test tests/daemon/udm_daemon_test)
 export UDM_FUZZ_SECONDS=${UDM_FUZZ_SECONDS:-45}
 launcher=()
 if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
