@@ -12,6 +12,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+# FUSE over io_uring is off by default in the kernel; udmd's default
+# transport (auto) uses it when it is on. Turn it on so the daemon suites
+# run over it; the transport suite covers /dev/fuse explicitly.
+uring_param=/sys/module/fuse/parameters/enable_uring
+if [[ -w $uring_param ]]; then echo Y >"$uring_param"; fi
 
 jobs=2
 # Sanitizer builds need only the suites they run: no GUI, no benchmarks.
@@ -19,11 +24,13 @@ lean=(-DUDM_BUILD_BENCH=OFF -DUDM_BUILD_GUI=OFF)
 asan_suites=(tests/core/udm_core_test tests/targets/udm_targets_test
              tests/daemon/udm_state_test tests/daemon/udm_control_test
              tests/daemon/udm_fuse_test tests/daemon/udm_daemon_test
+             tests/daemon/udm_transport_test
              tests/targets/udm_targets_e2e_test tests/targets/udm_mirror_e2e_test
              tests/crash/udm_crash_test tests/crash/udm_crash_e2e_test
              tests/faults/udm_faults_test)
 tsan_suites=(tests/core/udm_core_test tests/targets/udm_targets_test
-             tests/daemon/udm_control_test tests/daemon/udm_daemon_test)
+             tests/daemon/udm_control_test tests/daemon/udm_daemon_test
+             tests/daemon/udm_transport_test)
 export UDM_FUZZ_SECONDS=${UDM_FUZZ_SECONDS:-30}
 launcher=()
 if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "udm/check.h"
+#include "udm/thread_ring.h"
 
 namespace udm {
 namespace {
@@ -30,6 +31,8 @@ namespace {
 constexpr size_t kMaxIov = 1024;            // IOV_MAX: longer lists go in pieces
 constexpr size_t kZeroChunk = 256 * 1024;   // bytes per write-zeroes fallback write
 alignas(4096) char zero_chunk[kZeroChunk];  // never written: the source of zeros
+
+}  // namespace
 
 // One request on a ring, taken one step (one SQE) at a time.
 class UringOp {
@@ -39,10 +42,66 @@ class UringOp {
   // Ring thread only. Takes the result of that step. Returns true when the
   // op needs another step, false when it has finished and freed itself.
   virtual bool OnCqe(int res) = 0;
+  // Any thread. Hands the op's next step to the shared worker thread.
+  virtual void PostToWorker() = 0;
 
  protected:
   ~UringOp() = default;
 };
+
+// --- ThreadRing ------------------------------------------------------------
+
+namespace {
+thread_local ThreadRing* t_ring = nullptr;
+}  // namespace
+
+ThreadRing::~ThreadRing() {
+  UDM_CHECK(inflight_ == 0 && again_.empty());
+  if (t_ring == this) t_ring = nullptr;
+}
+
+void ThreadRing::Bind() { t_ring = this; }
+
+void ThreadRing::Unbind() {
+  if (t_ring == this) t_ring = nullptr;
+}
+
+bool ThreadRing::TryPost(UringOp* op) {
+  ThreadRing* r = t_ring;
+  return r != nullptr && r->Prep(op);
+}
+
+bool ThreadRing::Prep(UringOp* op) {
+  if (inflight_ >= max_inflight_) return false;
+  io_uring_sqe* sqe = io_uring_get_sqe(ring_);
+  if (sqe == nullptr) {  // full: submit what is there and retry once
+    if (io_uring_submit(ring_) < 0) return false;
+    sqe = io_uring_get_sqe(ring_);
+    if (sqe == nullptr) return false;
+  }
+  op->Prep(sqe);
+  io_uring_sqe_set_data(sqe, op);
+  ++inflight_;
+  return true;
+}
+
+void ThreadRing::Complete(uint64_t user_data, int res) {
+  auto* op = reinterpret_cast<UringOp*>(user_data);
+  --inflight_;
+  if (op->OnCqe(res)) again_.push_back(op);
+}
+
+void ThreadRing::Flush() {
+  // A step that finds no room goes to the shared worker; an op may move
+  // between rings at any step, since each step is one self-contained SQE.
+  std::vector<UringOp*> ops;
+  ops.swap(again_);
+  for (UringOp* op : ops) {
+    if (!Prep(op)) op->PostToWorker();
+  }
+}
+
+namespace {
 
 // The only UringWorker. Lock order: mu_ is a leaf.
 class RingWorker final : public UringWorker {
@@ -235,6 +294,7 @@ class FileBackend final : public BlockDevice {
   std::string mode() const override { return file_.mode; }
   int last_error() const override { return last_error_.load(std::memory_order_relaxed); }
 
+  RingWorker& worker_ring() const { return ring_; }
   // Ring thread helpers for FileRequest.
   int sync_fd() const { return file_.buffered.get(); }
   int direct_fd() const { return file_.direct.get(); }
@@ -330,6 +390,7 @@ class FileRequest final : public UringOp {
 
   void Prep(io_uring_sqe* sqe) override;
   bool OnCqe(int res) override;
+  void PostToWorker() override;
 
  private:
   enum class Step : uint8_t { kNop, kPreflush, kTransfer, kFallocate, kSync };
@@ -456,8 +517,13 @@ bool FileRequest::Finish(int status) {
   return false;
 }
 
+void FileRequest::PostToWorker() { backend_->worker_ring().Post(this); }
+
+// On a thread with its own ring (see ThreadRing) the request is issued right
+// here and completes on this thread; elsewhere the worker thread takes it.
 void FileBackend::Submit(Bio* bio) {
-  ring_.Post(new FileRequest(this, bio, Validate(*bio)));
+  auto* req = new FileRequest(this, bio, Validate(*bio));
+  if (!ThreadRing::TryPost(req)) ring_.Post(req);
 }
 
 void ProbeDirectAlignment(int fd, bool block_device, OpenedFile& file) {

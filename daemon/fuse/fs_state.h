@@ -76,6 +76,18 @@ struct FsState {
   std::unordered_map<uint64_t, std::weak_ptr<VolumeState>> volumes;  // guarded by mu
   // Names the kernel may have cached a dentry for, with their inode.
   std::map<std::string, uint64_t, std::less<>> known_names;  // guarded by mu
+  // FUSE over io_uring (see uring_transport.h). `want_uring` is set before
+  // the mount; the INIT exchange on /dev/fuse fills in the rest.
+  bool want_uring = false;
+  std::atomic<bool> kernel_offers_uring{false};
+  std::atomic<uint64_t> init_unique{0};
+  std::atomic<bool> init_done{false};  // the INIT reply was written
+  std::atomic<bool> uring_negotiated{false};
+  std::atomic<uint32_t> max_payload{0};  // bytes, from the INIT reply
+  // An eventfd that, once readable, makes the /dev/fuse read hook return
+  // at once (ring mode: the libfuse loop sees almost no requests there).
+  int stop_fd = -1;
+
   // Handles the kernel holds, freed at unmount if it never released them.
   std::unordered_set<OpenFile*> open_files;  // guarded by mu
   std::unordered_set<DirHandle*> open_dirs;  // guarded by mu

@@ -3,6 +3,7 @@
 #include "fuse/volume_fs.h"
 
 #include <fcntl.h>
+#include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -20,31 +21,14 @@
 #include "fuse/fs_ops.h"
 #include "fuse/fs_state.h"
 #include "fuse/invalidator.h"
+#include "fuse/stale_mount.h"
+#include "fuse/uring_transport.h"
 
 namespace udm::daemon {
 namespace {
 
-// A mountpoint whose FUSE server died answers ENOTCONN; detach it so that a
-// new mount can take its place.
-Status DetachStaleMount(const std::string& mountpoint) {
-  struct stat st{};
-  if (stat(mountpoint.c_str(), &st) != 0) {
-    if (errno != ENOTCONN) return SysError(errno, "stat mountpoint " + mountpoint);
-    fmt::print(stderr, "udmd: fuse: detaching stale FUSE mount at {}\n", mountpoint);
-    if (umount2(mountpoint.c_str(), MNT_DETACH) != 0) {
-      return SysError(errno, "detach stale mount " + mountpoint);
-    }
-    if (stat(mountpoint.c_str(), &st) != 0) return SysError(errno, "stat mountpoint " + mountpoint);
-  }
-  if (!S_ISDIR(st.st_mode)) {
-    return Fail(ErrorCode::kInvalidArgument, ENOTDIR, "mountpoint {} is not a directory",
-                mountpoint);
-  }
-  return {};
-}
-
 std::string MountOptions(const VolumeFsOptions& opts) {
-  std::string o = "default_permissions,fsname=udm,subtype=udm";
+  std::string o = "default_permissions,subtype=udm,fsname=" + volfs::MountSource();
   if (opts.allow_other) o += ",allow_other";
   return o;
 }
@@ -76,7 +60,7 @@ VolumeFs::~VolumeFs() { Unmount(); }
 Status VolumeFs::Start(const std::string& mountpoint, VolumeDirectory& dir,
                        const VolumeFsOptions& opts) {
   if (opts.threads == 0) return InvalidArgument("FUSE threads must be at least 1");
-  if (Status st = DetachStaleMount(mountpoint); !st) return st;
+  if (Status st = volfs::ClearStaleMounts(mountpoint); !st) return st;
 
   VolumeFsOptions resolved = opts;
   resolved.uid = opts.uid.value_or(getuid());
@@ -96,6 +80,11 @@ Status VolumeFs::Start(const std::string& mountpoint, VolumeDirectory& dir,
                 mountpoint, options);
   }
   state_->session->se = se;
+  if (opts.transport != FuseTransport::kDevice) {
+    state_->want_uring = true;
+    state_->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (state_->stop_fd < 0) return SysError(errno, "eventfd");
+  }
   if (fuse_session_mount(se, mountpoint.c_str()) != 0) {
     return Fail(ErrorCode::kIo, EIO, "FUSE mount at {} failed (see the log)", mountpoint);
   }
@@ -107,7 +96,37 @@ Status VolumeFs::Start(const std::string& mountpoint, VolumeDirectory& dir,
   invalidator_ = std::make_unique<volfs::Invalidator>(*state_);
   loop_ = std::thread([this] { Loop(); });
   root_fd_ = open(mountpoint.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (state_->want_uring) StartRing(opts);
   return {};
+}
+
+// Waits for the INIT exchange (the kernel sends INIT at mount; the loop
+// answers it), then registers the ring's queues. Any failure leaves the
+// session on /dev/fuse, which serves everything until the ring is ready.
+void VolumeFs::StartRing(const VolumeFsOptions& opts) {
+  // The kernel sends INIT when the mount is made; the loop answers it.
+  for (int i = 0; i < 1000 && !state_->init_done.load(); ++i) usleep(1000);
+  const bool explicit_ring = opts.transport == FuseTransport::kUring;
+  if (!state_->uring_negotiated.load()) {
+    if (explicit_ring) {
+      fmt::print(stderr,
+                 "udmd: fuse: the kernel does not offer FUSE over io_uring (is "
+                 "/sys/module/fuse/parameters/enable_uring Y?); serving {} through /dev/fuse\n",
+                 mountpoint_);
+    }
+    return;
+  }
+  auto ring = volfs::UringTransport::Start(state_->session->se,
+                                           fuse_session_fd(state_->session->se),
+                                           opts.uring_depth, state_->max_payload.load());
+  if (!ring) {
+    fmt::print(stderr, "udmd: fuse: FUSE over io_uring for {} failed ({}); serving through "
+               "/dev/fuse\n", mountpoint_, ring.error().message);
+    return;
+  }
+  ring_ = std::move(*ring);
+  fmt::print(stderr, "udmd: fuse: {} served through io_uring ({} queues of {} entries)\n",
+             mountpoint_, ring_->queues(), opts.uring_depth);
 }
 
 void VolumeFs::Loop() {
@@ -143,10 +162,21 @@ void VolumeFs::Unmount() {
   fuse_session* se = state_->session->se;
   if (loop_.joinable()) {
     state_->stopping = true;
-    if (!loop_done_) WakeLoop();  // a loop that ended by itself answers nothing
+    if (state_->stop_fd >= 0) {
+      // The loop waits on the stop eventfd too: no request needed.
+      if (ring_ != nullptr) ring_->Stop();
+      fuse_session_exit(se);
+      const uint64_t one = 1;
+      [[maybe_unused]] ssize_t n = write(state_->stop_fd, &one, sizeof(one));
+    } else if (!loop_done_) {
+      WakeLoop();  // a loop that ended by itself answers nothing
+    }
     fuse_session_exit(se);  // in case the loop had ended already
     loop_.join();
   }
+  ring_.reset();
+  if (state_->stop_fd >= 0) close(state_->stop_fd);
+  state_->stop_fd = -1;
   if (root_fd_ >= 0) close(root_fd_);
   root_fd_ = -1;
   if (mounted_) fuse_session_unmount(se);  // lazy: open files keep the old mount

@@ -20,7 +20,15 @@ namespace udm::daemon {
 namespace volfs {
 struct FsState;
 class Invalidator;
+class UringTransport;
 }  // namespace volfs
+
+// How requests travel between the kernel and udmd.
+enum class FuseTransport {
+  kDevice,  // read() and writev() on /dev/fuse
+  kUring,   // FUSE over io_uring; /dev/fuse (with a warning) if the kernel does not offer it
+  kAuto,    // the ring if the kernel offers it, else /dev/fuse
+};
 
 struct VolumeFsOptions {
   std::optional<uid_t> uid;  // owner of the files; default: the daemon's uid
@@ -29,6 +37,8 @@ struct VolumeFsOptions {
   unsigned threads = 4;      // FUSE worker threads
   bool allow_other = false;  // let other users in (permissions still apply)
   bool clone_fd = true;      // one /dev/fuse descriptor per worker thread
+  FuseTransport transport = FuseTransport::kDevice;
+  unsigned uring_depth = 64;  // ring entries (requests in flight) per CPU queue
 };
 
 class VolumeFs {
@@ -69,6 +79,7 @@ class VolumeFs {
   void Loop();
   void WakeLoop();
   void ReleaseOpenFiles();
+  void StartRing(const VolumeFsOptions& opts);
 
   std::string mountpoint_;
   std::shared_ptr<volfs::FsState> state_;
@@ -77,6 +88,7 @@ class VolumeFs {
   bool mounted_ = false;
   std::atomic<bool> loop_done_{false};  // the loop has returned (set by loop_)
   std::thread loop_;                    // runs fuse_session_loop_mt()
+  std::shared_ptr<volfs::UringTransport> ring_;  // set when FUSE over io_uring is in use
 };
 
 }  // namespace udm::daemon

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "fuse/uring_transport.h"
 #include "udm/bio.h"
 
 namespace udm::daemon::volfs {
@@ -30,7 +31,9 @@ struct IoRequest {
   uint64_t first = 0;   // sector span [first, end) covering the bytes
   uint64_t end = 0;
 
-  PooledBuffer data;   // the whole span (reads and writes)
+  PooledBuffer data;   // the whole span (reads and writes), unless `span` is borrowed
+  char* span = nullptr;  // the whole span: data's, or a ring entry's payload buffer
+  UringEntry* entry = nullptr;  // the ring entry the request came in, if any
   PooledBuffer edges;  // partial head sector at 0, partial tail sector at kEdgeSlot
   RangeLock::Holder lock;
   bool locked = false;
@@ -68,6 +71,7 @@ IoRequest* NewRequest(const std::shared_ptr<Session>& session,
   r->length = length;
   r->first = offset >> kSectorShift;
   r->end = (offset + length + kSectorSize - 1) >> kSectorShift;
+  r->entry = CurrentUringEntry();
   return r;
 }
 
@@ -118,6 +122,7 @@ void SubmitPhase(IoRequest* r, int count, void (*next)(IoRequest*)) {
 void Finish(IoRequest* r) {
   if (r->locked) r->volume->range_lock.Release(&r->lock);
   const int error = r->error.load(std::memory_order_relaxed);
+  UringReplyScope scope(r->entry);
   if (r->kind == Kind::kWrite && error == 0) {
     fuse_reply_write(r->req, r->length);
   } else {
@@ -128,16 +133,17 @@ void Finish(IoRequest* r) {
 
 void ReplyRead(IoRequest* r) {
   const int error = r->error.load(std::memory_order_relaxed);
+  UringReplyScope scope(r->entry);
   if (error != 0) {
     fuse_reply_err(r->req, -error);
   } else {
-    fuse_reply_buf(r->req, r->data.data() + r->head_skip(), r->length);
+    fuse_reply_buf(r->req, r->span + r->head_skip(), r->length);
   }
   delete r;
 }
 
 void WriteSpan(IoRequest* r) {
-  PrepareBio(r, 0, Op::kWrite, r->first, r->end - r->first, r->data.data());
+  PrepareBio(r, 0, Op::kWrite, r->first, r->end - r->first, r->span);
   SubmitPhase(r, 1, &Finish);
 }
 
@@ -154,7 +160,7 @@ void ReadEdges(IoRequest* r, void (*next)(IoRequest*)) {
 // Completes the span buffer with the old bytes around the new ones.
 void MergeEdges(IoRequest* r) {
   if (r->error.load(std::memory_order_relaxed) != 0) return Finish(r);
-  char* span = r->data.data();
+  char* span = r->span;
   if (r->head_partial()) std::memcpy(span, r->edges.data(), r->head_skip());
   if (r->tail_partial()) {
     const char* tail = r->edges.data() + (r->tail_own_sector() ? kEdgeSlot : 0);
@@ -205,6 +211,7 @@ void LockAndRun(IoRequest* r) {
   if (r->partial()) {
     r->edges = r->session->pool.Get(2 * kEdgeSlot);
     if (!r->edges) {
+      UringReplyScope scope(r->entry);
       fuse_reply_err(r->req, ENOMEM);
       delete r;
       return;
@@ -257,6 +264,7 @@ IoRequest* NewBufferedRequest(const std::shared_ptr<Session>& session,
     delete r;
     return nullptr;
   }
+  r->span = r->data.data();
   return r;
 }
 
@@ -269,10 +277,20 @@ void StartRead(const std::shared_ptr<Session>& session, const std::shared_ptr<Vo
     fuse_reply_buf(req, nullptr, 0);
     return;
   }
-  IoRequest* r = NewBufferedRequest(session, volume, req, Kind::kRead, offset,
-                                    std::min<uint64_t>(size, bytes - offset));
-  if (r == nullptr) return;
-  PrepareBio(r, 0, Op::kRead, r->first, r->end - r->first, r->data.data());
+  const uint64_t length = std::min<uint64_t>(size, bytes - offset);
+  size_t capacity = 0;
+  char* ring_buf = UringPayload(&capacity);
+  IoRequest* r;
+  if (ring_buf != nullptr && !IoRequest::Partial(offset, length) && length <= capacity) {
+    // Read straight into the ring entry's payload buffer: the reply is
+    // then already where the kernel takes it from.
+    r = NewRequest(session, volume, req, Kind::kRead, offset, length);
+    r->span = ring_buf;
+  } else {
+    r = NewBufferedRequest(session, volume, req, Kind::kRead, offset, length);
+    if (r == nullptr) return;
+  }
+  PrepareBio(r, 0, Op::kRead, r->first, r->end - r->first, r->span);
   SubmitPhase(r, 1, &ReplyRead);
 }
 
@@ -293,14 +311,23 @@ void StartWrite(const std::shared_ptr<Session>& session, const std::shared_ptr<V
     return;
   }
   const uint64_t length = std::min<uint64_t>(size, bytes - offset);
-  if (owned && !IoRequest::Partial(offset, length)) {  // the payload is the span: no copy
+  size_t capacity = 0;
+  const char* ring_buf = UringPayload(&capacity);
+  if (!IoRequest::Partial(offset, length) && (owned || (ring_buf != nullptr && data == ring_buf))) {
+    // The payload is the span: no copy. A ring entry's buffer stays ours
+    // until the reply, which comes after the write.
     IoRequest* r = NewRequest(session, volume, req, Kind::kWrite, offset, length);
-    r->data = std::move(owned);
+    if (owned) {
+      r->data = std::move(owned);
+      r->span = r->data.data();
+    } else {
+      r->span = const_cast<char*>(data);
+    }
     return LockAndRun(r);
   }
   IoRequest* r = NewBufferedRequest(session, volume, req, Kind::kWrite, offset, length);
   if (r == nullptr) return;
-  std::memcpy(r->data.data() + r->head_skip(), data, r->length);
+  std::memcpy(r->span + r->head_skip(), data, r->length);
   LockAndRun(r);
 }
 

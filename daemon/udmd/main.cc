@@ -25,14 +25,20 @@ namespace {
 struct Options {
   std::string state_dir, mount_dir, socket_path;
   bool foreground = false;
+  FuseTransport transport = FuseTransport::kAuto;
 };
 
 void Usage(FILE* out) {
   std::fputs(
-      "usage: udmd [--state-dir DIR] [--mount DIR] [--socket PATH] [--foreground]\n"
+      "usage: udmd [--state-dir DIR] [--mount DIR] [--socket PATH] [--fuse-transport T]\n"
+      "            [--foreground]\n"
       "  --state-dir DIR  state (udm.db) lives here; default $XDG_STATE_HOME/udm or ~/.local/state/udm\n"
       "  --mount DIR      volume files appear here; default <state-dir>/volumes\n"
       "  --socket PATH    control socket; default <state-dir>/udm.sock\n"
+      "  --fuse-transport auto|uring|dev\n"
+      "                   how FUSE requests travel: io_uring (kernel 6.14+ with\n"
+      "                   /sys/module/fuse/parameters/enable_uring=Y) or /dev/fuse;\n"
+      "                   default auto: io_uring when the kernel offers it\n"
       "  --foreground     do not detach\n",
       out);
 }
@@ -61,6 +67,18 @@ Result<Options> ParseArgs(int argc, char** argv) {
       st = value(&o.mount_dir);
     } else if (a == "--socket") {
       st = value(&o.socket_path);
+    } else if (a == "--fuse-transport") {
+      std::string t;
+      st = value(&t);
+      if (st && t == "auto") {
+        o.transport = FuseTransport::kAuto;
+      } else if (st && t == "uring") {
+        o.transport = FuseTransport::kUring;
+      } else if (st && t == "dev") {
+        o.transport = FuseTransport::kDevice;
+      } else if (st) {
+        st = InvalidArgument("--fuse-transport: unknown transport '{}' (auto, uring or dev)", t);
+      }
     } else if (a == "--foreground" || a == "-f") {
       o.foreground = true;
     } else if (a == "--help" || a == "-h") {
@@ -148,6 +166,7 @@ int Run(const Options& o, int ready_fd) {
   if (!restored) return fail(restored.error());
 
   VolumeFsOptions fs_opts;
+  fs_opts.transport = o.transport;
   auto fs = VolumeFs::Mount(o.mount_dir, volumes, fs_opts);
   if (!fs) return fail(fs.error());
   FsObserver observer(**fs);
