@@ -92,12 +92,22 @@ stage_ctest() {
   set -e
 }
 
-# CPU seconds (user+sys) of every finished child so far: next to the wall
-# time it shows how much a stage took from a machine shared with others.
+# CPU milliseconds (user+sys) of every finished child so far, in
+# child_cpu_ms: next to the wall time it shows how much a stage took from a
+# machine shared with others. It must run in this shell, never in $(...): a
+# forked subshell starts with zeroed child times, so `times` there says 0.
+# Stages keep milliseconds until the end so truncation does not add up.
 times_file=$(mktemp)
+child_cpu_ms=0
 child_cpu() {
   times >"$times_file"
-  awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%d", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$times_file"
+  # Line 2 is "<user>m<sec>s <sys>m<sec>s"; a comma locale writes "1,234".
+  child_cpu_ms=$(awk 'NR == 2 { gsub(/,/, "."); split($1, u, /[ms]/); split($2, s, /[ms]/)
+    printf "%d", ((u[1] + s[1]) * 60 + u[2] + s[2]) * 1000 + 0.5 }' "$times_file")
+}
+stage_cpu() {  # stage_cpu: appends the CPU seconds used since cpu_started
+  child_cpu
+  cpu+=($(((child_cpu_ms - cpu_started + 500) / 1000)))
 }
 
 names=()
@@ -111,7 +121,7 @@ report() {
   if [[ -n $current ]]; then
     names+=("$current (FAILED)")
     seconds+=($((SECONDS - started)))
-    cpu+=($(($(child_cpu) - cpu_started)))
+    stage_cpu
   fi
   echo
   echo "== stage durations (wall, and CPU time of its processes)"
@@ -140,10 +150,11 @@ for stage in build package asan tsan fuzz ctest; do
   echo "== stage $stage"
   current=$stage
   started=$SECONDS
-  cpu_started=$(child_cpu)
+  child_cpu
+  cpu_started=$child_cpu_ms
   "stage_$stage"
   names+=("$stage")
   seconds+=($((SECONDS - started)))
-  cpu+=($(($(child_cpu) - cpu_started)))
+  stage_cpu
   current=""
 done

@@ -4,43 +4,28 @@
 // and every crash state is checked with e2fsck. A tiny commit-record
 // workload shows that a missing flush is found and shrunk to the one write
 // that makes the bad state, and that the correct variant is clean.
-#include <signal.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <filesystem>
 #include <fstream>
 
 #include <fmt/core.h>
 
 #include "support/command.h"
+#include "support/daemon_fixture.h"
 #include "support/daemon_process.h"
 
 namespace udm::test {
 namespace {
 
-namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using nlohmann::json;
 
-class CrashE2eTest : public ::testing::Test {
+class CrashE2eTest : public DaemonFixture {
  protected:
-  void SetUp() override {
-    dir_ = MakeTempDir("udm-crash");
-    ASSERT_FALSE(dir_.empty());
-    daemon_ = std::make_unique<DaemonProcess>(dir_, DaemonPaths{UDMD_PATH, UDMSETUP_PATH});
-    ASSERT_TRUE(daemon_->Start()) << daemon_->log();
-  }
-  // Undoes what a failed test left behind (newest first), then stops udmd.
-  void TearDown() override {
-    for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) RunCommand(*it);
-    const bool stopped = daemon_ && daemon_->Stop(SIGTERM);
-    EXPECT_TRUE(stopped) << (daemon_ ? daemon_->log() : "");
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(StartDaemon("udm-crash")); }
 
   // A log-writes volume NAME over fresh data and log files; the data
   // device's starting image is saved as <dir>/NAME.base.
@@ -78,31 +63,23 @@ class CrashE2eTest : public ::testing::Test {
     EXPECT_FALSE(report.is_discarded()) << check.out;
     return report.is_discarded() ? json::object() : report;
   }
-
-  std::string dir_;
-  std::unique_ptr<DaemonProcess> daemon_;
-  std::vector<std::vector<std::string>> undo_;  // commands TearDown runs
 };
 
 TEST_F(CrashE2eTest, Ext4ThroughLogWritesReplaysIdenticallyAndEveryCrashStateIsClean) {
   CreateLogWrites("lw", 64ull << 20, 512ull << 20);
-  const std::string loop = AttachLoop(daemon_->volume("lw"), false);
+  const std::string loop = Loop(daemon_->volume("lw"), false);
   ASSERT_FALSE(loop.empty());
-  undo_.push_back({"losetup", "-d", loop});
   ASSERT_TRUE(RunCommand({"mkfs.ext4", "-q", "-F", "-b", "4096", loop}).ok());
   ASSERT_TRUE(daemon_->Udm({"message", "lw", "0", "mark", "mkfs"}).ok());
   const std::string mnt = Path("m");
-  fs::create_directory(mnt);
-  ASSERT_TRUE(RunCommand({"mount", loop, mnt}).ok());
-  undo_.push_back({"umount", "-l", mnt});
+  ASSERT_NO_FATAL_FAILURE(Mount(loop, mnt));
   auto fill = RunShell(fmt::format(
       "set -e; cd {0}; mkdir -p a/b; for i in 1 2 3 4 5 6; do head -c $((i * 70000)) "
       "/dev/urandom > a/f$i; done; sync; echo hello > a/b/c; mv a/f1 a/b/; rm a/f2; sync",
       mnt));
   ASSERT_TRUE(fill.ok()) << fill.err;
-  ASSERT_TRUE(RunCommand({"umount", mnt}).ok());
-  ASSERT_TRUE(RunCommand({"losetup", "-d", loop}).ok());
-  undo_.clear();
+  ASSERT_NO_FATAL_FAILURE(Umount(mnt));
+  Detach(loop);
 
   // The volume stays live: every flush completes only once its entries are
   // in the log, so the log is readable as it is.

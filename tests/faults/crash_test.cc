@@ -59,7 +59,7 @@ void WriteUntilError(const std::string& path, bool direct, uint32_t id, WriteLog
   }
 }
 
-class CrashTest : public DaemonFixture {};
+class CrashTest : public FaultsFixture {};
 
 TEST_F(CrashTest, KillNineDuringFsyncedWritesLosesNoAcknowledgedWrite) {
   // Three shapes of table: one file, two linear pieces, two stripes.

@@ -2,14 +2,12 @@
 
 #include <fcntl.h>
 #include <grp.h>
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 
 #include <fmt/core.h>
@@ -40,6 +38,10 @@ void FillBody(uint8_t* buf, const BlockHeader& h) {
 }
 
 }  // namespace
+
+std::string LinearTable(const std::string& file, uint64_t bytes) {
+  return fmt::format("0 {} linear {} 0", bytes / 512, file);
+}
 
 void FillBlock(uint8_t* buf, uint32_t volume, uint64_t block, uint64_t version) {
   const BlockHeader h{kMagic, volume, 0, block, version};
@@ -124,30 +126,7 @@ int EnvSeconds(const char* name, int fallback) {
   return s > 0 ? s : fallback;
 }
 
-void DaemonFixture::SetUp() {
-  dir_ = MakeTempDir("udm-faults");
-  ASSERT_FALSE(dir_.empty());
-  daemon_ = std::make_unique<DaemonProcess>(dir_, DaemonPaths{UDMD_PATH, UDMSETUP_PATH});
-  ASSERT_TRUE(daemon_->Start()) << daemon_->log();
-}
-
-void DaemonFixture::TearDown() {
-  if (daemon_) {
-    EXPECT_TRUE(daemon_->Stop(SIGTERM)) << daemon_->log();
-  }
-  RunCommand({"umount", "-l", dir_ + "/mnt"});
-  for (const auto& m : mounts_) RunCommand({"umount", "-l", m});
-  std::error_code ec;
-  std::filesystem::remove_all(dir_, ec);
-}
-
-std::string DaemonFixture::Backing(const std::string& name, uint64_t bytes) {
-  const std::string path = dir_ + "/" + name;
-  MakeSparseFile(path, bytes);
-  return path;
-}
-
-void DaemonFixture::WriteAndCheck(const std::string& volume, uint32_t id, uint64_t first,
+void FaultsFixture::WriteAndCheck(const std::string& volume, uint32_t id, uint64_t first,
                                   uint64_t count, uint64_t version) {
   BlockFile f(Vol(volume));
   ASSERT_TRUE(f.ok()) << volume << ": " << std::strerror(f.open_errno());
@@ -158,7 +137,7 @@ void DaemonFixture::WriteAndCheck(const std::string& volume, uint32_t id, uint64
   for (uint64_t b = first; b < first + count; ++b) ASSERT_EQ(f.Check(id, b, version), "") << volume;
 }
 
-void DaemonFixture::ExpectBlocks(const std::string& path, uint32_t id, uint64_t first,
+void FaultsFixture::ExpectBlocks(const std::string& path, uint32_t id, uint64_t first,
                                  uint64_t count, uint64_t version) {
   BlockFile f(path, /*direct=*/false);
   ASSERT_TRUE(f.ok()) << path << ": " << std::strerror(f.open_errno());

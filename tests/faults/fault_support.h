@@ -8,7 +8,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,11 +15,17 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "support/daemon_fixture.h"
 #include "support/daemon_process.h"
 
 namespace udm::test {
 
 constexpr size_t kBlock = 4096;
+// The backing file size the fault and security suites give a volume.
+constexpr uint64_t kFileBytes = 4ull << 20;
+
+// A table of one linear target over the first `bytes` of `file`.
+std::string LinearTable(const std::string& file, uint64_t bytes = kFileBytes);
 
 // Fills `buf` (kBlock bytes) with a block that names (volume, block,
 // version); version 0 is reserved for "never written" (all zeros).
@@ -66,20 +71,17 @@ uint64_t RssKib(pid_t pid);
 // Seconds from the environment variable `name`, else `fallback`.
 int EnvSeconds(const char* name, int fallback);
 
-// A real udmd on a fresh directory, stopped and cleaned up at the end.
-class DaemonFixture : public ::testing::Test {
+// The shared daemon fixture (a real udmd on a fresh directory, stopped and
+// cleaned up at the end) with the block checks these suites share.
+class FaultsFixture : public DaemonFixture {
  protected:
-  void SetUp() override;
-  void TearDown() override;
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(StartDaemon("udm-faults")); }
 
   CommandResult Udm(std::vector<std::string> args, const std::string& input = "") {
     return daemon_->Udm(std::move(args), input);
   }
   // `udmsetup --json info NAME`; null JSON on failure.
   nlohmann::json Info(const std::string& name) { return daemon_->UdmJson({"info", name}); }
-  std::string Vol(const std::string& name) const { return daemon_->volume(name); }
-  // A sparse backing file of `bytes` under the test directory.
-  std::string Backing(const std::string& name, uint64_t bytes);
   // Writes `count` blocks starting at `first` through the volume file
   // (version `version`), and checks they read back.
   void WriteAndCheck(const std::string& volume, uint32_t id, uint64_t first, uint64_t count,
@@ -87,10 +89,6 @@ class DaemonFixture : public ::testing::Test {
   // Checks blocks [first, first+count) of `path` hold `version`.
   void ExpectBlocks(const std::string& path, uint32_t id, uint64_t first, uint64_t count,
                     uint64_t version);
-
-  std::string dir_;
-  std::unique_ptr<DaemonProcess> daemon_;
-  std::vector<std::string> mounts_;  // unmounted (lazily) at the end
 };
 
 }  // namespace udm::test

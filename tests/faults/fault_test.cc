@@ -26,18 +26,13 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using nlohmann::json;
 
-constexpr uint64_t kFileBytes = 4ull << 20;
 constexpr uint64_t kBlocks = kFileBytes / kBlock;
 constexpr uint32_t kFaulty = 1, kOther = 2;  // block ids of the two volumes
 
-std::string LinearTable(const std::string& file, uint64_t bytes = kFileBytes) {
-  return fmt::format("0 {} linear {} 0", bytes / 512, file);
-}
-
-class FaultTest : public DaemonFixture {
+class FaultTest : public FaultsFixture {
  protected:
   void SetUp() override {
-    DaemonFixture::SetUp();
+    ASSERT_NO_FATAL_FAILURE(FaultsFixture::SetUp());
     other_ = Backing("other.img", kFileBytes);
     ASSERT_TRUE(Udm({"create", "other", "--table", LinearTable(other_)}).ok());
   }

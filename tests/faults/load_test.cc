@@ -45,7 +45,7 @@ struct IoWorker {
   std::string failure;                          // first error; set by the worker
 };
 
-class LoadTest : public DaemonFixture {
+class LoadTest : public FaultsFixture {
  protected:
   std::string File(int v) const { return fmt::format("{}/f{}.img", dir_, v); }
   // Two tables mapping the same file the same way, so a reload really

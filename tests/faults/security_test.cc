@@ -19,8 +19,6 @@
 #include <cstring>
 #include <filesystem>
 
-#include <fmt/core.h>
-
 #include "control/socket_util.h"
 #include "faults/fault_support.h"
 
@@ -31,7 +29,6 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using nlohmann::json;
 
-constexpr uint64_t kFileBytes = 4ull << 20;
 constexpr uint64_t kBlocks = 16;  // blocks written in the symlink test
 
 // What happened when a client tried the socket.
@@ -56,7 +53,7 @@ int TrySocket(const std::string& path) {
   return answer.find("\"result\"") != std::string::npos ? kConnected : kOtherError;
 }
 
-class SecurityTest : public DaemonFixture {
+class SecurityTest : public FaultsFixture {
  protected:
   // Lets other users traverse the test directory (mkdtemp made it 0700), so
   // that what stops them is the thing under test.
@@ -81,7 +78,7 @@ TEST_F(SecurityTest, AnotherUserCannotUseTheSocket) {
 
 TEST_F(SecurityTest, AVolumeFileIsNotReadableByOtherUsers) {
   const std::string a = Backing("a.img", kFileBytes);
-  ASSERT_TRUE(Udm({"create", "v", "--table", fmt::format("0 {} linear {} 0", kFileBytes / 512, a)}).ok());
+  ASSERT_TRUE(Udm({"create", "v", "--table", LinearTable(a)}).ok());
   struct stat st {};
   ASSERT_EQ(stat(Vol("v").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0600u);
@@ -102,7 +99,7 @@ TEST_F(SecurityTest, ASymlinkInATableIsResolvedAtLoadAndNeverFollowedAgain) {
   const std::string a = Backing("a.img", kFileBytes), b = Backing("b.img", kFileBytes);
   const std::string link = dir_ + "/current.img";
   fs::create_symlink(a, link);
-  const std::string table = fmt::format("0 {} linear {} 0", kFileBytes / 512, link);
+  const std::string table = LinearTable(link);
   ASSERT_TRUE(Udm({"create", "v", "--table", table}).ok());
   WriteAndCheck("v", 1, 0, kBlocks, 1);
   ExpectBlocks(a, 1, 0, kBlocks, 1);

@@ -3,7 +3,6 @@
 // suspended volume under it; udm-dashboard runs under xvfb-run with
 // --screenshot and --dump-models, and the test reads what its models showed.
 #include <fcntl.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -11,7 +10,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <filesystem>
 #include <fstream>
 #include <future>
 #include <thread>
@@ -19,12 +17,12 @@
 #include <fmt/core.h>
 
 #include "support/command.h"
+#include "support/daemon_fixture.h"
 #include "support/daemon_process.h"
 
 namespace udm::test {
 namespace {
 
-namespace fs = std::filesystem;
 using nlohmann::json;
 
 constexpr uint64_t kFileBytes = 16ull << 20;
@@ -42,29 +40,13 @@ std::string ReadAll(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-class DashboardE2eTest : public ::testing::Test {
+class DashboardE2eTest : public DaemonFixture {
  protected:
-  void SetUp() override {
-    dir_ = MakeTempDir("udm-dashboard");
-    ASSERT_FALSE(dir_.empty());
-    daemon_ = std::make_unique<DaemonProcess>(dir_, DaemonPaths{UDMD_PATH, UDMSETUP_PATH});
-    ASSERT_TRUE(daemon_->Start()) << daemon_->log();
-  }
-  void TearDown() override {
-    if (daemon_) {
-      EXPECT_TRUE(daemon_->Stop(SIGTERM)) << daemon_->log();
-    }
-    RunCommand({"umount", "-l", dir_ + "/mnt"});
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(StartDaemon("udm-dashboard")); }
   void Create(const std::string& name, const std::string& table, const std::string& barriers) {
     auto r = daemon_->Udm({"create", name, "--table", table, "--barriers", barriers});
     ASSERT_TRUE(r.ok()) << r.err;
   }
-
-  std::string dir_;
-  std::unique_ptr<DaemonProcess> daemon_;
 };
 
 TEST_F(DashboardE2eTest, ShowsSuspendedVolumesAndAFlushHeldInFlight) {

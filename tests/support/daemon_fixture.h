@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -68,6 +69,12 @@ class DaemonFixture : public ::testing::Test {
     std::erase(mounts_, dir);
   }
   std::string Vol(const std::string& name) const { return daemon_->volume(name); }
+  // A sparse backing file of `bytes` under the test directory.
+  std::string Backing(const std::string& name, uint64_t bytes) const {
+    const std::string path = dir_ + "/" + name;
+    MakeSparseFile(path, bytes);
+    return path;
+  }
 
   std::string dir_;
   std::unique_ptr<DaemonProcess> daemon_;

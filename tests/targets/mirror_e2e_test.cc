@@ -13,7 +13,6 @@
 
 #include <chrono>
 #include <cstring>
-#include <filesystem>
 #include <regex>
 #include <thread>
 
@@ -22,12 +21,12 @@
 
 #include "control/client.h"
 #include "support/command.h"
+#include "support/daemon_fixture.h"
 #include "support/daemon_process.h"
 
 namespace udm::test {
 namespace {
 
-namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using nlohmann::json;
 
@@ -37,27 +36,13 @@ constexpr uint64_t kRegionSectors = 1024;  // 512 KiB
 constexpr uint64_t kRegions = kSectors / kRegionSectors;
 constexpr uint64_t kRegionBytes = kRegionSectors << 9;
 
-class MirrorE2eTest : public ::testing::Test {
+class MirrorE2eTest : public DaemonFixture {
  protected:
   void SetUp() override {
-    dir_ = MakeTempDir("udm-mirror");
-    ASSERT_FALSE(dir_.empty());
-    a_ = dir_ + "/a.img";
-    b_ = dir_ + "/b.img";
-    log_ = dir_ + "/log.img";
-    MakeSparseFile(a_, kLegBytes);
-    MakeSparseFile(b_, kLegBytes);
-    MakeSparseFile(log_, 1 << 20);
-    daemon_ = std::make_unique<DaemonProcess>(dir_, DaemonPaths{UDMD_PATH, UDMSETUP_PATH});
-    ASSERT_TRUE(daemon_->Start()) << daemon_->log();
-  }
-  void TearDown() override {
-    if (daemon_) {
-      EXPECT_TRUE(daemon_->Stop(SIGTERM)) << daemon_->log();
-    }
-    RunCommand({"umount", "-l", dir_ + "/mnt"});
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
+    ASSERT_NO_FATAL_FAILURE(StartDaemon("udm-mirror"));
+    a_ = Backing("a.img", kLegBytes);
+    b_ = Backing("b.img", kLegBytes);
+    log_ = Backing("log.img", 1 << 20);
   }
 
   CommandResult Udm(std::vector<std::string> args) { return daemon_->Udm(std::move(args)); }
@@ -111,8 +96,7 @@ class MirrorE2eTest : public ::testing::Test {
     close(fd);
   }
 
-  std::string dir_, a_, b_, log_;
-  std::unique_ptr<DaemonProcess> daemon_;
+  std::string a_, b_, log_;
 };
 
 TEST_F(MirrorE2eTest, FioVerifiesCleanWhileALegFailsAndResyncBringsItBack) {

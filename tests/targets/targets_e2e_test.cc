@@ -63,11 +63,6 @@ class TargetsE2eTest : public DaemonFixture {
     ASSERT_NO_FATAL_FAILURE(StartDaemon("udm-targets-e2e"));
   }
 
-  std::string Backing(const std::string& name, uint64_t bytes) {
-    const std::string path = dir_ + "/" + name;
-    MakeSparseFile(path, bytes);
-    return path;
-  }
   // Runs udmsetup and expects success; returns its stdout.
   std::string UdmOk(std::vector<std::string> args) {
     std::string what;
