@@ -127,6 +127,15 @@ void PatchInitReply(FsState& fs, iovec* iov, int count) {
 
 // A successful open reply is a header followed by exactly one fuse_open_out.
 ssize_t WriteDevice(int fd, iovec* iov, int count, void* /*userdata*/) {
+  // First: an open reply gets its flags whichever way it travels.
+  if (t_open_reply_flags != 0) {
+    if (count == 2 && iov[0].iov_len == sizeof(fuse_out_header) &&
+        iov[1].iov_len == sizeof(fuse_open_out) &&
+        static_cast<const fuse_out_header*>(iov[0].iov_base)->error == 0) {
+      static_cast<fuse_open_out*>(iov[1].iov_base)->open_flags |= t_open_reply_flags;
+    }
+    t_open_reply_flags = 0;
+  }
   ssize_t written = 0;
   if (SendReplyThroughRing(iov, count, &written)) return written;
   if (FsState* fs = t_init_fs; fs != nullptr && count >= 1 &&
@@ -136,14 +145,6 @@ ssize_t WriteDevice(int fd, iovec* iov, int count, void* /*userdata*/) {
     const ssize_t n = writev(fd, iov, count);
     fs->init_done.store(n >= 0);
     return n;
-  }
-  if (t_open_reply_flags != 0) {
-    if (count == 2 && iov[0].iov_len == sizeof(fuse_out_header) &&
-        iov[1].iov_len == sizeof(fuse_open_out) &&
-        static_cast<const fuse_out_header*>(iov[0].iov_base)->error == 0) {
-      static_cast<fuse_open_out*>(iov[1].iov_base)->open_flags |= t_open_reply_flags;
-    }
-    t_open_reply_flags = 0;
   }
   return writev(fd, iov, count);
 }
