@@ -10,7 +10,10 @@ import time
 # from the build tree.
 CONTENDERS = {
     "raw": {},
+    # every udm contender but udm_dev takes requests over FUSE-over-io_uring
     "udm_linear": {"udm": True},
+    # linear through /dev/fuse (--fuse-transport dev): the ring's gain
+    "udm_dev": {"udm": True},
     "udm_striped": {"udm": True},
     # linear in the `ordered` barrier mode: every flush is an ordered barrier
     "udm_ordered": {"udm": True},
@@ -32,6 +35,7 @@ class Cleanup:
         self.fuse_mounts = []  # FUSE mountpoints, left once their server has stopped
         self.loops = []    # loop devices
         self.files = []    # per-contender copies of the backing file
+        self.params = []   # (path, old value) of kernel parameters changed
 
     def unmount(self, path):
         if path in self.mounts:
@@ -73,6 +77,10 @@ class Cleanup:
                 if os.path.exists(f):
                     os.unlink(f)
             self.files.clear()
+            for path, value in reversed(self.params):
+                with open(path, "w") as f:
+                    f.write(value)
+            self.params.clear()
         finally:
             signal.signal(signal.SIGINT, old)
 
@@ -120,15 +128,35 @@ def file_has_size(path, size):
         return False
 
 
-def start_udm(name, dirpath, files, size_mib, build_dir, cleanup, extra=()):
+URING_PARAM = "/sys/module/fuse/parameters/enable_uring"
+
+
+def enable_fuse_uring(cleanup):
+    """Turns FUSE over io_uring on for the run (put back by cleanup); False if absent."""
+    try:
+        with open(URING_PARAM) as f:
+            old = f.read().strip()
+    except OSError:
+        return False
+    if old != "Y":
+        with open(URING_PARAM, "w") as f:
+            f.write("Y")
+        cleanup.params.append((URING_PARAM, old))
+    return True
+
+
+def start_udm(name, dirpath, files, size_mib, build_dir, cleanup, extra=(), transport="uring"):
     state, mnt = os.path.join(dirpath, "state"), os.path.join(dirpath, "mnt")
     os.makedirs(state, exist_ok=True)
     os.makedirs(mnt, exist_ok=True)
     sock = os.path.join(state, "udm.sock")
     if os.path.exists(os.path.join(state, "udm.db")):
         os.unlink(os.path.join(state, "udm.db"))  # a fresh daemon, no volumes
-    p = spawn([os.path.join(build_dir, "daemon", "udmd"), "--state-dir", state, "--mount", mnt,
-               "--foreground"], os.path.join(dirpath, "udmd.log"), cleanup)
+    args = [os.path.join(build_dir, "daemon", "udmd"), "--state-dir", state, "--mount", mnt,
+            "--foreground"]
+    if transport:  # a reference build from before the option takes none
+        args += ["--fuse-transport", transport]
+    p = spawn(args, os.path.join(dirpath, "udmd.log"), cleanup)
     cleanup.fuse_mounts.append(mnt)
     wait_for(lambda: os.path.exists(sock), "udmd socket", p)
     sectors = (size_mib << 20) // 512
@@ -183,10 +211,12 @@ def start_contender(name, work, base, size_mib, build_dir, cleanup, ref_build_di
     if name == "raw":
         return {"file": copy_backing(base, os.path.join(d, "disk.img"), size_mib, cleanup),
                 "pids": []}
-    if name in ("udm_linear", "udm_ref"):
+    if name in ("udm_linear", "udm_dev", "udm_ref"):
         f = copy_backing(base, os.path.join(d, "disk.img"), size_mib, cleanup)
+        transport = {"udm_linear": "uring", "udm_dev": "dev", "udm_ref": None}[name]
         return start_udm(name, d, [f], size_mib,
-                         ref_build_dir if name == "udm_ref" else build_dir, cleanup)
+                         ref_build_dir if name == "udm_ref" else build_dir, cleanup,
+                         transport=transport)
     if name == "udm_ordered":
         f = copy_backing(base, os.path.join(d, "disk.img"), size_mib, cleanup)
         return start_udm(name, d, [f], size_mib, build_dir, cleanup, ("--barriers", "ordered"))

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from bench_contenders import CONTENDERS, Cleanup, make_backing, start_contender
+from bench_contenders import CONTENDERS, Cleanup, enable_fuse_uring, make_backing, start_contender
 from bench_report import print_table, write_chart
 
 # name -> (metric, unit, higher_is_better, description). The verify column
@@ -228,11 +228,18 @@ def main():
     cleanup = Cleanup()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     results = {n: {w: [] for w in workloads} for n in names}
+    fuse_uring = False
     load_before = os.getloadavg()
     try:
         work = os.path.abspath(args.work_dir)
         os.makedirs(work, exist_ok=True)
         base = make_backing(work, args.size_mib)
+        # udm's contenders ask for FUSE over io_uring (udm_dev for /dev/fuse);
+        # without it in the kernel they fall back to /dev/fuse (udmd says so).
+        fuse_uring = enable_fuse_uring(cleanup)
+        if not fuse_uring:
+            print("fuse_bench: this kernel has no FUSE over io_uring; udm uses /dev/fuse",
+                  file=sys.stderr)
         started = {}
         for n in names:
             print(f"starting {n} ...", flush=True)
@@ -261,7 +268,8 @@ def main():
     meta = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "reps": args.reps,
             "runtime_s": args.runtime, "quick": args.quick, "size_mib": args.size_mib,
             "nproc": os.cpu_count(), "loadavg_before": load_before,
-            "loadavg_after": os.getloadavg(), "kernel": os.uname().release}
+            "loadavg_after": os.getloadavg(), "kernel": os.uname().release,
+            "fuse_uring": fuse_uring}
     summary = print_table(results, WORKLOADS, names)
     for path in (args.json, args.chart):
         if os.path.dirname(path):

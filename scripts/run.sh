@@ -14,6 +14,12 @@ udmsetup=$PWD/build/daemon/control/udmsetup
 state=${XDG_STATE_HOME:-$HOME/.local/state}/udm
 mount=$state/volumes
 
+uring_param=/sys/module/fuse/parameters/enable_uring
+if [[ -r $uring_param && $(cat "$uring_param") != Y ]]; then
+  echo "udm: FUSE over io_uring is off in this kernel; udmd serves through /dev/fuse."
+  echo "     'echo Y > $uring_param' before starting udmd makes volume files faster"
+  echo "     (docs/fuse-transport.md)."
+fi
 if ! "$udmsetup" version >/dev/null 2>&1; then
   echo "udm: starting udmd (state in $state, volume files in $mount)"
   "$udmd" --state-dir "$state" --mount "$mount"
