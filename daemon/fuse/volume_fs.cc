@@ -105,8 +105,13 @@ Status VolumeFs::Start(const std::string& mountpoint, VolumeDirectory& dir,
 // session on /dev/fuse, which serves everything until the ring is ready.
 void VolumeFs::StartRing(const VolumeFsOptions& opts) {
   // The kernel sends INIT when the mount is made; the loop answers it.
-  for (int i = 0; i < 1000 && !state_->init_done.load(); ++i) usleep(1000);
+  for (int i = 0; i < 10000 && !state_->init_done.load(); ++i) usleep(1000);
   const bool explicit_ring = opts.transport == FuseTransport::kUring;
+  if (!state_->init_done.load()) {
+    fmt::print(stderr, "udmd: fuse: INIT for {} not answered within 10 s; serving through "
+               "/dev/fuse\n", mountpoint_);
+    return;
+  }
   if (!state_->uring_negotiated.load()) {
     if (explicit_ring) {
       fmt::print(stderr,
@@ -165,7 +170,7 @@ void VolumeFs::Unmount() {
     if (state_->stop_fd >= 0) {
       // The loop waits on the stop eventfd too: no request needed.
       if (ring_ != nullptr) ring_->Stop();
-      fuse_session_exit(se);
+      fuse_session_exit(se);  // before the wake-up: the loop leaves when it sees both
       const uint64_t one = 1;
       [[maybe_unused]] ssize_t n = write(state_->stop_fd, &one, sizeof(one));
     } else if (!loop_done_) {
