@@ -293,6 +293,7 @@ class FileBackend final : public BlockDevice {
   const std::string& name() const override { return name_; }
   std::string mode() const override { return file_.mode; }
   int last_error() const override { return last_error_.load(std::memory_order_relaxed); }
+  uint64_t cache_flushes() const override { return cache_flushes_.load(); }
 
   RingWorker& worker_ring() const { return ring_; }
   // Ring thread helpers for FileRequest.
@@ -300,6 +301,23 @@ class FileBackend final : public BlockDevice {
   int direct_fd() const { return file_.direct.get(); }
   // The descriptor for a transfer: direct when it meets the alignment rules.
   int FdFor(std::span<const iovec> iov, uint64_t offset, bool buffered_only) const;
+  // Cache flush tracking. A write that reached the file counts once its
+  // result is in (before its bio completes); a cache flush covers what was
+  // counted when it was issued.
+  void NoteWrite() { writes_.fetch_add(1); }
+  // Before issuing a cache flush: what it will cover.
+  uint64_t CacheFlushIssued() {
+    cache_flushes_.fetch_add(1);
+    return writes_.load();
+  }
+  // After it succeeded: everything up to `covered` is durable.
+  void CacheFlushDone(uint64_t covered) {
+    uint64_t d = durable_.load();
+    while (d < covered && !durable_.compare_exchange_weak(d, covered)) {
+    }
+  }
+  // Nothing written since the last successful cache flush was issued.
+  bool Clean() const { return writes_.load() <= durable_.load(); }
   // Remembers a failure of the file for last_error(); returns `res`.
   int Record(int res) {
     last_error_.store(res, std::memory_order_relaxed);
@@ -315,6 +333,13 @@ class FileBackend final : public BlockDevice {
   const OpenedFile file_;
   const bool writable_;
   std::atomic<int> last_error_{0};  // -errno or 0
+  // Writes counted (NoteWrite) and how many of them a successful cache
+  // flush covers. Starting at 1: what was written before this backend
+  // opened the file (an earlier table, another program) is not known to be
+  // durable, so the first flush always goes to the device.
+  std::atomic<uint64_t> writes_{1};
+  std::atomic<uint64_t> durable_{0};
+  std::atomic<uint64_t> cache_flushes_{0};
 };
 
 int FileBackend::FdFor(std::span<const iovec> iov, uint64_t offset, bool buffered_only) const {
@@ -381,7 +406,7 @@ class FileRequest final : public UringOp {
       : backend_(backend), bio_(bio), status_(status) {
     if (status_ != 0) {
       step_ = Step::kNop;
-    } else if ((bio->flags & kPreflush) && bio->op != Op::kFlush) {
+    } else if ((bio->flags & kPreflush) && bio->op != Op::kFlush && !backend->Clean()) {
       step_ = Step::kPreflush;
     } else {
       step_ = MainStep();
@@ -411,6 +436,7 @@ class FileRequest final : public UringOp {
   bool buffered_only_ = false;  // the direct descriptor refused this request
   bool used_direct_ = false;    // the last transfer went to the direct descriptor
   uint64_t done_ = 0;           // payload bytes transferred so far
+  uint64_t covered_ = 0;        // the writes the cache flush in flight covers
   std::vector<iovec> iov_;      // the trimmed payload, when the bio's will not do
 };
 
@@ -430,7 +456,10 @@ void FileRequest::Prep(io_uring_sqe* sqe) {
   switch (step_) {
     case Step::kNop: io_uring_prep_nop(sqe); break;
     case Step::kPreflush:
-    case Step::kSync: io_uring_prep_fsync(sqe, backend_->sync_fd(), IORING_FSYNC_DATASYNC); break;
+    case Step::kSync:
+      covered_ = backend_->CacheFlushIssued();
+      io_uring_prep_fsync(sqe, backend_->sync_fd(), IORING_FSYNC_DATASYNC);
+      break;
     case Step::kTransfer: PrepTransfer(sqe); break;
     case Step::kFallocate:
       io_uring_prep_fallocate(sqe, backend_->sync_fd(), FallocateMode(), static_cast<off_t>(offset),
@@ -471,16 +500,21 @@ bool FileRequest::OnCqe(int res) {
     case Step::kNop: return Finish(status_);
     case Step::kPreflush:
       if (res < 0) return Finish(backend_->Record(res));
+      backend_->CacheFlushDone(covered_);
       step_ = MainStep();
       return step_ == Step::kNop ? Finish(0) : true;
     case Step::kTransfer: return OnTransfer(res);
     case Step::kFallocate: return OnFallocate(res);
-    case Step::kSync: return Finish(res < 0 ? backend_->Record(res) : 0);
+    case Step::kSync:
+      if (res < 0) return Finish(backend_->Record(res));
+      backend_->CacheFlushDone(covered_);
+      return Finish(0);
   }
   return Finish(-EIO);
 }
 
 bool FileRequest::OnTransfer(int res) {
+  if (bio_->op != Op::kRead) backend_->NoteWrite();  // even a failed one may have landed
   if (res == -EINVAL && used_direct_) {  // misjudged alignment: go buffered
     buffered_only_ = true;
     return true;
@@ -492,6 +526,7 @@ bool FileRequest::OnTransfer(int res) {
 }
 
 bool FileRequest::OnFallocate(int res) {
+  backend_->NoteWrite();
   if (bio_->op == Op::kWriteZeroes && (res == -EOPNOTSUPP || res == -EINVAL)) {
     zero_fill_ = true;
     step_ = Step::kTransfer;
@@ -522,6 +557,12 @@ void FileRequest::PostToWorker() { backend_->worker_ring().Post(this); }
 // On a thread with its own ring (see ThreadRing) the request is issued right
 // here and completes on this thread; elsewhere the worker thread takes it.
 void FileBackend::Submit(Bio* bio) {
+  // A flush with nothing written since the last cache flush was issued and
+  // succeeded: every write completed before it is already durable.
+  if (bio->op == Op::kFlush && writable_ && Clean()) {
+    bio->Complete(0);
+    return;
+  }
   auto* req = new FileRequest(this, bio, Validate(*bio));
   if (!ThreadRing::TryPost(req)) ring_.Post(req);
 }

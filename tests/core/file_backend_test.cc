@@ -245,6 +245,52 @@ TEST_F(FileBackendTest, FuaWritePreflushAndFlushComplete) {
   EXPECT_EQ(FileBytes(path, 16 * kSectorSize, data.size()), data);
 }
 
+TEST_F(FileBackendTest, FlushReachesTheDeviceOnlyWhenSomethingWasWritten) {
+  const std::string path = MakeFile("/var/tmp", 1 << 20);
+  auto dev = Open(path);
+  ASSERT_TRUE(dev);
+  Buffer buf(4096);
+  std::memset(buf.get(), 7, 4096);
+  // What was written before this backend opened the file is not known to
+  // be durable: the first flush always goes to the device.
+  EXPECT_EQ(Run(*dev, Op::kFlush, 0, 0), 0);
+  EXPECT_EQ(dev->cache_flushes(), 1u);
+  EXPECT_EQ(Run(*dev, Op::kFlush, 0, 0), 0);
+  EXPECT_EQ(dev->cache_flushes(), 1u) << "nothing was written since";
+  EXPECT_EQ(Read(*dev, 0, buf.get(), 4096), 0);
+  EXPECT_EQ(Run(*dev, Op::kFlush, 0, 0), 0);
+  EXPECT_EQ(dev->cache_flushes(), 1u) << "a read dirties nothing";
+
+  ASSERT_EQ(Write(*dev, 8, buf.get(), 4096), 0);
+  EXPECT_EQ(Run(*dev, Op::kFlush, 0, 0), 0);
+  EXPECT_EQ(dev->cache_flushes(), 2u);
+  // A pre-flush on a clean device is skipped; its write dirties it again.
+  ASSERT_EQ(Write(*dev, 16, buf.get(), 4096, kPreflush), 0);
+  EXPECT_EQ(dev->cache_flushes(), 2u);
+  EXPECT_EQ(Run(*dev, Op::kFlush, 0, 0, nullptr, 0, 0, kPreflush), 0);
+  EXPECT_EQ(dev->cache_flushes(), 3u);
+  // A pre-flush after a write goes to the device.
+  ASSERT_EQ(Write(*dev, 24, buf.get(), 4096), 0);
+  ASSERT_EQ(Write(*dev, 32, buf.get(), 4096, kPreflush), 0);
+  EXPECT_EQ(dev->cache_flushes(), 4u);
+  EXPECT_EQ(Run(*dev, Op::kFlush, 0, 0), 0);
+  EXPECT_EQ(dev->cache_flushes(), 5u) << "the pre-flushed write came after the pre-flush";
+  // Discard and write-zeroes change the file too.
+  EXPECT_EQ(Run(*dev, Op::kDiscard, 64, 8), 0);
+  EXPECT_EQ(Run(*dev, Op::kFlush, 0, 0), 0);
+  EXPECT_EQ(dev->cache_flushes(), 6u);
+  EXPECT_EQ(Run(*dev, Op::kWriteZeroes, 64, 8), 0);
+  EXPECT_EQ(Run(*dev, Op::kFlush, 0, 0), 0);
+  EXPECT_EQ(Run(*dev, Op::kFlush, 0, 0), 0);
+  EXPECT_EQ(dev->cache_flushes(), 7u);
+
+  // Another opener (a reloaded table) does not trust this one's record.
+  auto again = Open(path);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(Run(*again, Op::kFlush, 0, 0), 0);
+  EXPECT_EQ(again->cache_flushes(), 1u);
+}
+
 TEST_F(FileBackendTest, DiscardAndWriteZeroesReadBackZeros) {
   // ext4 punches holes and zeroes ranges; tmpfs has no ZERO_RANGE, so
   // write-zeroes falls back to writing zeros (more than one chunk here).

@@ -30,6 +30,11 @@ class BlockDevice {
 
   // Last I/O error seen, or 0. Lets status say what failed.
   virtual int last_error() const { return 0; }
+
+  // Cache flushes sent to the device (fdatasync for files). A flush that
+  // finds nothing written since the last successful cache flush started
+  // completes without sending one.
+  virtual uint64_t cache_flushes() const { return 0; }
 };
 
 }  // namespace udm
