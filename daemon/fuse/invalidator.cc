@@ -29,6 +29,7 @@ Invalidator::Invalidator(FsState& fs) : fs_(fs), thread_([this] { Run(); }) {}
 void Invalidator::Inode(uint64_t ino, std::string old_name) {
   std::lock_guard<std::mutex> g(mu_);
   inodes_.push_back(ino);
+  ++queued_;
   if (!old_name.empty()) {
     names_.push_back(std::move(old_name));
     list_ = true;  // a rename may also have replaced another volume's entry
@@ -39,7 +40,15 @@ void Invalidator::Inode(uint64_t ino, std::string old_name) {
 void Invalidator::List() {
   std::lock_guard<std::mutex> g(mu_);
   list_ = true;
+  ++queued_;
   cv_.notify_one();
+}
+
+bool Invalidator::Settle(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> l(mu_);
+  const uint64_t target = queued_;
+  // Stopping: the last batch goes out on its own; nobody waits for it.
+  return sent_cv_.wait_for(l, timeout, [&] { return stop_ || sent_ >= target; });
 }
 
 void Invalidator::Stop() {
@@ -58,7 +67,12 @@ void Invalidator::Run() {
     std::vector<uint64_t> inodes = std::exchange(inodes_, {});
     std::vector<std::string> names = std::exchange(names_, {});
     const bool list = std::exchange(list_, false);
-    if (inodes.empty() && names.empty() && !list) return;  // stopping, nothing left
+    const uint64_t batch_end = queued_;
+    if (inodes.empty() && names.empty() && !list) {  // stopping, nothing left
+      sent_ = batch_end;
+      sent_cv_.notify_all();
+      return;
+    }
     l.unlock();
     fuse_session* se = fs_.session->se;
     // Attributes only (offset -1): dropping pages could wait for a read
@@ -69,6 +83,8 @@ void Invalidator::Run() {
     for (const std::string& name : names) DropEntry(name);
     if (list) DropStaleEntries();
     l.lock();
+    sent_ = batch_end;
+    sent_cv_.notify_all();
   }
 }
 

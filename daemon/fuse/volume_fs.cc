@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <unordered_set>
@@ -213,6 +214,12 @@ void VolumeFs::NotifyChanged(uint64_t ino, const std::string& old_name_or_empty)
 
 void VolumeFs::NotifyListChanged() {
   if (invalidator_ != nullptr) invalidator_->List();
+}
+
+void VolumeFs::Settle() {
+  // A notification can wait for a FUSE request that a suspended volume
+  // holds; the command then returns without it rather than hang.
+  if (invalidator_ != nullptr) (void)invalidator_->Settle(std::chrono::seconds(1));
 }
 
 }  // namespace udm::daemon

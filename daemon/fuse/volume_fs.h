@@ -69,6 +69,10 @@ class VolumeFs {
   // The listing changed (create, remove, rename): cached entries that no
   // longer match the directory are dropped. Returns at once, like above.
   void NotifyListChanged();
+  // Waits (at most about a second) until what was notified so far reached
+  // the kernel, so that a control command's change is visible once it
+  // returns. Call with no lock held that a FUSE request may need.
+  void Settle();
 
   const std::string& mountpoint() const { return mountpoint_; }
 

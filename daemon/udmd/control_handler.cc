@@ -234,7 +234,11 @@ Result<json> ControlHandler::Handle(const std::string& method, const json& param
   // callers that did not come through it.
   if (auto st = ValidateParams(method, params); !st) return std::unexpected(st.error());
   static const json kEmpty = json::object();
-  return it->second(volumes_, registry_, params.is_null() ? kEmpty : params);
+  auto result = it->second(volumes_, registry_, params.is_null() ? kEmpty : params);
+  // What the command changed (a volume's size, a name) is visible in the
+  // mount once its answer arrives.
+  volumes_.SettleChanges();
+  return result;
 }
 
 json ControlHandler::Snapshot() {

@@ -118,6 +118,7 @@ class FsObserver : public VolumeObserver {
     (void)name;
     fs_.NotifyListChanged();
   }
+  void Settle() override { fs_.Settle(); }
 
  private:
   VolumeFs& fs_;

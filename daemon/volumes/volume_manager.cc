@@ -116,6 +116,10 @@ VolumeManager::~VolumeManager() { stopping_ = true; }
 
 void VolumeManager::SetObserver(VolumeObserver* observer) { observer_ = observer; }
 
+void VolumeManager::SettleChanges() {
+  if (observer_ != nullptr) observer_->Settle();
+}
+
 std::shared_ptr<VolumeManager::Volume> VolumeManager::Find(const std::string& name) const {
   std::lock_guard<std::mutex> g(mu_);
   auto it = volumes_.find(name);

@@ -52,6 +52,8 @@ class VolumeObserver {
   virtual ~VolumeObserver() = default;
   virtual void VolumeChanged(uint64_t ino) = 0;            // size or attributes
   virtual void VolumeListChanged(const std::string& removed_or_old_name) = 0;
+  // Returns once the changes reported so far are visible (bounded wait).
+  virtual void Settle() {}
 };
 
 class VolumeManager : public VolumeDirectory {
@@ -63,6 +65,9 @@ class VolumeManager : public VolumeDirectory {
   ~VolumeManager() override;
 
   void SetObserver(VolumeObserver* observer);  // before serving
+  // Returns once the changes made so far are visible through the observer
+  // (volume files show their new size and names). Call with no lock held.
+  void SettleChanges();
 
   // Brings back every stored volume: live tables loaded and active,
   // inactive tables loaded. A volume whose table cannot be built comes back
