@@ -98,6 +98,10 @@ Status VolumeFs::Start(const std::string& mountpoint, VolumeDirectory& dir,
   loop_ = std::thread([this] { Loop(); });
   root_fd_ = open(mountpoint.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (state_->want_uring) StartRing(opts);
+  if (ring_ == nullptr) {
+    fmt::print(stderr, "udmd: fuse: {} served through /dev/fuse ({} threads{})\n", mountpoint_,
+               opts.threads, opts.clone_fd ? ", one descriptor each" : "");
+  }
   return {};
 }
 

@@ -104,7 +104,9 @@ class TransportTest : public DaemonFixture, public ::testing::WithParamInterface
 TEST_P(TransportTest, LogNamesTheTransportInUse) {
   if (GetParam() == "uring") {
     EXPECT_THAT(daemon_->log(), HasSubstr("served through io_uring"));
+    EXPECT_THAT(daemon_->log(), Not(HasSubstr("served through /dev/fuse")));
   } else {
+    EXPECT_THAT(daemon_->log(), HasSubstr("served through /dev/fuse"));
     EXPECT_THAT(daemon_->log(), Not(HasSubstr("io_uring")));
   }
 }
