@@ -166,6 +166,11 @@ def run_one(workload, contender, runtime, quick, cleanup, work):
 
 def check_tools(names, build_dir):
     missing = []
+    try:  # the chart is drawn at the end: find out now, not after the run
+        import matplotlib  # noqa: F401
+    except ImportError:
+        missing.append(f"matplotlib for {sys.executable} (Debian package python3-matplotlib; "
+                       "run Debian's /usr/bin/python3)")
     for tool, pkg in REQUIRED_TOOLS.items():
         if shutil.which(tool) is None:
             missing.append(f"{tool} (Debian package {pkg})")
