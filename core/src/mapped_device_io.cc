@@ -181,6 +181,20 @@ void MappedDevice::SubmitSlow(DmIo* io) {
     return;
   }
   gate_.fetch_or(kBlocked, std::memory_order_acq_rel);
+  // An ordered barrier on an idle device: nothing earlier is in flight or
+  // queued (checked after the gate closed, so nothing new slips in ahead),
+  // so rule 1's first wait is already over. Start it here, as the worker
+  // would, without waking the worker; its flushes are issued
+  // asynchronously, so the submitter still does not wait.
+  if (io->kind == IoKind::kBarrier && barrier_ == nullptr && !barrier_finishing_ &&
+      state_ == SuspendState::kActive && deferred_.empty() && pending() == 0) {
+    barrier_ = io;
+    io->phase = IoPhase::kWaitEarlier;
+    SetReportedPhase(io, BarrierPhase::kWaitEarlier);
+    StartBarrier(l);
+    if (barrier_ == nullptr && !barrier_finishing_) AfterBarrierLocked();
+    return;
+  }
   deferred_.push_back(io);
   deferred_depth_.fetch_add(1, std::memory_order_relaxed);
   WakeLocked();
@@ -295,8 +309,15 @@ void MappedDevice::IssuePayloadClones(DmIo* io) {
 void MappedDevice::PhaseDoneFromClone(DmIo* io) {
   switch (io->kind) {
     case IoKind::kBarrier: {
-      std::lock_guard<std::mutex> g(mu_);
-      barrier_phase_done_ = true;
+      std::unique_lock<std::mutex> l(mu_);
+      const bool last = io->status.load(std::memory_order_relaxed) != 0 ||
+                        io->phase == IoPhase::kPostflush ||
+                        (io->phase == IoPhase::kPreflush && !io->has_payload());
+      if (last && !io->requeue.load(std::memory_order_relaxed)) {
+        FinishBarrierHere(io, l);
+        return;
+      }
+      barrier_phase_done_ = true;  // the worker issues the next phase
       WakeLocked();
       return;
     }

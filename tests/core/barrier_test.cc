@@ -90,6 +90,66 @@ class BarrierTest : public ::testing::Test {
   TestResolver resolver_;
 };
 
+// An ordered barrier on an idle device has nothing to wait for: the
+// submitter issues its pre-flush, the thread that completes the last flush
+// delivers its completion, and the gate reopens at once. No worker wakeup
+// in between (each is a thread hop on every fsync of an ordered volume).
+TEST_F(BarrierTest, OrderedBarrierOnAnIdleDeviceRunsWithoutTheWorker) {
+  auto md = Device("0 4096 linear m0 0", BarrierMode::kOrdered);
+  auto barrier = TestIo::Flush();
+  md->Submit(barrier->bio());
+  // Issued by Submit itself, not by a worker woken for it.
+  ASSERT_EQ(m0_->Seen().size(), 1u);
+  EXPECT_EQ(m0_->Seen()[0].op, Op::kFlush);
+  EXPECT_FALSE(barrier->done());
+  ASSERT_TRUE(m0_->Release(0));
+  ASSERT_TRUE(barrier->done()) << "completed by the thread that completed its flush";
+  EXPECT_EQ(barrier->completer(), std::this_thread::get_id());
+  EXPECT_EQ(barrier->status(), 0);
+  // The gate is open again: a write goes straight to the device.
+  auto w = TestIo::Write(0, 8, 0x33);
+  md->Submit(w->bio());
+  EXPECT_EQ(m0_->Seen().size(), 2u);
+
+  // A barrier with a payload: the worker issues the payload and the
+  // post-flush, and the post-flush's completion delivers the barrier's.
+  ASSERT_TRUE(m0_->Release(1));
+  auto fua = TestIo::Write(16, 8, 0x44, kBarrier | kPreflush | kFua);
+  md->Submit(fua->bio());
+  ASSERT_TRUE(m0_->WaitSeen(3));
+  ASSERT_TRUE(m0_->Release(2));  // the pre-flush
+  ASSERT_TRUE(m0_->WaitSeen(4));
+  ASSERT_TRUE(m0_->Release(3));  // the payload
+  ASSERT_TRUE(m0_->WaitSeen(5));
+  EXPECT_EQ(m0_->Seen()[4].op, Op::kFlush);
+  EXPECT_FALSE(fua->done());
+  ASSERT_TRUE(m0_->Release(4));  // the post-flush
+  ASSERT_TRUE(fua->done());
+  EXPECT_EQ(fua->completer(), std::this_thread::get_id());
+  EXPECT_EQ(fua->status(), 0);
+}
+
+// A barrier that finds earlier I/O in flight takes the worker's path, and
+// so does the one after it while the first is running.
+TEST_F(BarrierTest, BarriersBehindEarlierIoOrAnotherBarrierStillWait) {
+  auto md = Device("0 4096 linear m0 0", BarrierMode::kOrdered);
+  auto b1 = TestIo::Flush();
+  auto b2 = TestIo::Flush();
+  md->Submit(b1->bio());
+  md->Submit(b2->bio());
+  ASSERT_TRUE(m0_->WaitSeen(1));
+  Settle();
+  EXPECT_EQ(m0_->Seen().size(), 1u) << "the second barrier started before the first completed";
+  ASSERT_TRUE(m0_->Release(0));
+  ASSERT_TRUE(b1->Wait());
+  ASSERT_TRUE(m0_->WaitSeen(2));
+  EXPECT_FALSE(b2->done());
+  ASSERT_TRUE(m0_->Release(1));
+  ASSERT_TRUE(b2->Wait());
+  EXPECT_EQ(b1->status(), 0);
+  EXPECT_EQ(b2->status(), 0);
+}
+
 // Rule 1: the barrier waits for earlier requests before its pre-flush, and
 // later requests wait for the barrier.
 TEST_F(BarrierTest, OrderedBarrierWaitsForEarlierIoAndHoldsLaterIo) {

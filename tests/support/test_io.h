@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "udm/mapped_device.h"
@@ -57,6 +58,11 @@ class TestIo {
   bool done() const { return completions_.load() > 0; }
   int completions() const { return completions_.load(); }
   int status() const { return status_.load(); }
+  // The thread that completed it (valid once done()).
+  std::thread::id completer() {
+    std::lock_guard<std::mutex> g(mu_);
+    return completer_;
+  }
   // Waits for completion; false on timeout.
   bool Wait(int timeout_ms = 5000) {
     std::unique_lock<std::mutex> l(mu_);
@@ -68,6 +74,7 @@ class TestIo {
     auto* self = static_cast<TestIo*>(b->private_data);
     self->status_.store(status);
     std::lock_guard<std::mutex> g(self->mu_);
+    self->completer_ = std::this_thread::get_id();
     self->completions_.fetch_add(1);
     self->cv_.notify_all();
   }
@@ -77,6 +84,7 @@ class TestIo {
   std::vector<uint8_t> buf_;
   std::atomic<int> completions_{0};
   std::atomic<int> status_{1};
+  std::thread::id completer_;  // guarded by mu_
   std::mutex mu_;
   std::condition_variable cv_;
 };

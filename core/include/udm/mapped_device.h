@@ -148,6 +148,11 @@ class MappedDevice : public BlockDevice {
   bool StepBarrier(std::unique_lock<std::mutex>& l);
   bool StartBarrier(std::unique_lock<std::mutex>& l);
   void FinishBarrier(std::unique_lock<std::mutex>& l, int status);
+  // From the completion of the barrier's last phase (mu_ not held).
+  void FinishBarrierHere(detail::DmIo* b, std::unique_lock<std::mutex>& l);
+  // With mu_ held, after a barrier finished: open the gate at once or let
+  // the worker run the deferred queue (rule 4).
+  void AfterBarrierLocked();
   void IssueBatch(std::unique_lock<std::mutex>& l, size_t count);
   void WakeLocked();
   void Wake();
@@ -182,6 +187,10 @@ class MappedDevice : public BlockDevice {
   SuspendState state_ = SuspendState::kActive;  // guarded by mu_
   detail::DmIo* barrier_ = nullptr;        // guarded by mu_; the ordered barrier being run
   bool barrier_phase_done_ = false;        // guarded by mu_
+  // guarded by mu_: a barrier's completion is being delivered outside the
+  // worker (FinishBarrierHere); barrier_ is already cleared, but the
+  // deferred queue waits and suspend still counts it as in flight.
+  bool barrier_finishing_ = false;
   bool work_ = false;                      // guarded by mu_
   bool stop_ = false;                      // guarded by mu_
   std::vector<detail::DmIo*> batch_;       // worker only
