@@ -5,7 +5,7 @@
 #   asan     core, target, daemon and protocol suites under ASan+UBSan
 #   tsan     engine, target, control-server and whole-daemon (a TSan udmd)
 #            concurrency suites under TSan
-#   fuzz     every libFuzzer target for UDM_FUZZ_SECONDS (default 30 in CI) each
+#   fuzz     every libFuzzer target for UDM_FUZZ_SECONDS (default 20 in CI) each
 #   ctest    every test of the normal build
 # Stage durations are printed at the end, then the CTest summary, which is
 # the last thing printed. A failing stage stops the run.
@@ -31,7 +31,7 @@ asan_suites=(tests/core/udm_core_test tests/targets/udm_targets_test
 tsan_suites=(tests/core/udm_core_test tests/targets/udm_targets_test
              tests/daemon/udm_control_test tests/daemon/udm_daemon_test
              tests/daemon/udm_transport_test)
-export UDM_FUZZ_SECONDS=${UDM_FUZZ_SECONDS:-30}
+export UDM_FUZZ_SECONDS=${UDM_FUZZ_SECONDS:-20}
 launcher=()
 if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
 
@@ -75,7 +75,11 @@ stage_tsan() {
   configure build-tsan -DUDM_SANITIZE=thread "${lean[@]}"
   build_suites build-tsan "${tsan_suites[@]}"
   for t in "${tsan_suites[@]}"; do
-    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "build-tsan/$t" --gtest_brief=1
+    # The random-table model checks submit from one thread and take 50 s
+    # under TSan; the ASan and CTest stages run them. The CI budget is 30 min.
+    local skip=()
+    [[ $t == tests/core/udm_core_test ]] && skip=(--gtest_filter=-MappingTest.RandomTablesAgreeWithModel*)
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "build-tsan/$t" --gtest_brief=1 "${skip[@]}"
   done
 }
 
