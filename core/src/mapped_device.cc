@@ -151,7 +151,9 @@ bool MappedDevice::StepBarrier(std::unique_lock<std::mutex>& l) {
       return true;
     }
     if (pending() != 0) return false;  // rule 1: wait for all earlier requests
-    return StartBarrier(l);
+    StartBarrier(l);
+    if (!l.owns_lock()) l.lock();
+    return true;
   }
   if (!barrier_phase_done_) return false;
   barrier_phase_done_ = false;
@@ -187,27 +189,33 @@ bool MappedDevice::StepBarrier(std::unique_lock<std::mutex>& l) {
   return true;
 }
 
-bool MappedDevice::StartBarrier(std::unique_lock<std::mutex>& l) {
+// Returns with `l` held if the barrier failed at once, else released: the
+// barrier may have completed (and its device gone) by the time IssuePhase
+// returns, so nothing here touches the device afterwards.
+void MappedDevice::StartBarrier(std::unique_lock<std::mutex>& l) {
   DmIo* b = barrier_;
   b->table = live_.load(std::memory_order_acquire);
   if (b->table == nullptr || b->orig->end_sector() > b->table->sectors()) {
     FinishBarrier(l, -EIO);
-    return true;
+    return;
   }
   b->status.store(0, std::memory_order_relaxed);
   b->phase = IoPhase::kPreflush;
   l.unlock();
   IssuePhase(b);
-  l.lock();
-  return true;
 }
 
+// While the completion is delivered (mu_ dropped) the barrier still counts
+// as in flight: Step does not run the deferred queue, suspend waits and no
+// other barrier starts in Submit.
 void MappedDevice::FinishBarrier(std::unique_lock<std::mutex>& l, int status) {
   DmIo* b = barrier_;
   barrier_ = nullptr;
+  barrier_finishing_ = true;
   l.unlock();
   CompleteOriginal(b, status);
   l.lock();
+  barrier_finishing_ = false;
   ctl_cv_.notify_all();  // rule 5: a suspend may be waiting for this barrier
 }
 
@@ -218,14 +226,7 @@ void MappedDevice::FinishBarrier(std::unique_lock<std::mutex>& l, int status) {
 // the completion has been delivered.
 void MappedDevice::FinishBarrierHere(DmIo* b, std::unique_lock<std::mutex>& l) {
   UDM_CHECK(barrier_ == b);
-  barrier_ = nullptr;
-  barrier_finishing_ = true;
-  const int status = b->status.load(std::memory_order_relaxed);
-  l.unlock();
-  CompleteOriginal(b, status);  // rule 2: the post-flush is done
-  l.lock();
-  barrier_finishing_ = false;
-  ctl_cv_.notify_all();  // rule 5: a suspend may be waiting for this barrier
+  FinishBarrier(l, b->status.load(std::memory_order_relaxed));  // rule 2: the post-flush is done
   AfterBarrierLocked();
 }
 

@@ -192,7 +192,9 @@ void MappedDevice::SubmitSlow(DmIo* io) {
     io->phase = IoPhase::kWaitEarlier;
     SetReportedPhase(io, BarrierPhase::kWaitEarlier);
     StartBarrier(l);
-    if (barrier_ == nullptr && !barrier_finishing_) AfterBarrierLocked();
+    // Failed at once (still locked): open the gate again. Otherwise the
+    // completion of its last flush finishes it, maybe already done.
+    if (l.owns_lock()) AfterBarrierLocked();
     return;
   }
   deferred_.push_back(io);

@@ -127,6 +127,16 @@ TEST_F(BarrierTest, OrderedBarrierOnAnIdleDeviceRunsWithoutTheWorker) {
   ASSERT_TRUE(fua->done());
   EXPECT_EQ(fua->completer(), std::this_thread::get_id());
   EXPECT_EQ(fua->status(), 0);
+
+  // One that fails at once (beyond the end) completes inside Submit and
+  // leaves the gate open.
+  auto beyond = TestIo::Write(4096, 8, 0x55, kBarrier);
+  md->Submit(beyond->bio());
+  ASSERT_TRUE(beyond->done());
+  EXPECT_EQ(beyond->status(), -EIO);
+  auto after = TestIo::Write(24, 8, 0x66);
+  md->Submit(after->bio());
+  EXPECT_EQ(m0_->Seen().size(), 6u);
 }
 
 // A barrier that finds earlier I/O in flight takes the worker's path, and

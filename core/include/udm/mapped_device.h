@@ -146,7 +146,7 @@ class MappedDevice : public BlockDevice {
   void WorkerLoop();
   bool Step(std::unique_lock<std::mutex>& l);
   bool StepBarrier(std::unique_lock<std::mutex>& l);
-  bool StartBarrier(std::unique_lock<std::mutex>& l);
+  void StartBarrier(std::unique_lock<std::mutex>& l);
   void FinishBarrier(std::unique_lock<std::mutex>& l, int status);
   // From the completion of the barrier's last phase (mu_ not held).
   void FinishBarrierHere(detail::DmIo* b, std::unique_lock<std::mutex>& l);
@@ -187,9 +187,9 @@ class MappedDevice : public BlockDevice {
   SuspendState state_ = SuspendState::kActive;  // guarded by mu_
   detail::DmIo* barrier_ = nullptr;        // guarded by mu_; the ordered barrier being run
   bool barrier_phase_done_ = false;        // guarded by mu_
-  // guarded by mu_: a barrier's completion is being delivered outside the
-  // worker (FinishBarrierHere); barrier_ is already cleared, but the
-  // deferred queue waits and suspend still counts it as in flight.
+  // guarded by mu_: a barrier's completion is being delivered (mu_ dropped,
+  // FinishBarrier); barrier_ is already cleared, but the deferred queue
+  // waits, no barrier starts in Submit, and suspend counts it as in flight.
   bool barrier_finishing_ = false;
   bool work_ = false;                      // guarded by mu_
   bool stop_ = false;                      // guarded by mu_
