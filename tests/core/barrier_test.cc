@@ -137,6 +137,8 @@ TEST_F(BarrierTest, OrderedBarrierOnAnIdleDeviceRunsWithoutTheWorker) {
   auto after = TestIo::Write(24, 8, 0x66);
   md->Submit(after->bio());
   EXPECT_EQ(m0_->Seen().size(), 6u);
+  ASSERT_TRUE(m0_->Release(5));  // before `after` goes out of scope
+  ASSERT_TRUE(after->Wait());
 }
 
 // A barrier that finds earlier I/O in flight takes the worker's path, and
