@@ -5,7 +5,7 @@
 #   asan     core, target, daemon and protocol suites under ASan+UBSan
 #   tsan     engine, target, control-server and whole-daemon (a TSan udmd)
 #            concurrency suites under TSan
-#   fuzz     every libFuzzer target for UDM_FUZZ_SECONDS (default 20 in CI) each
+#   fuzz     every libFuzzer target for UDM_FUZZ_SECONDS (default 10 in CI) each
 #   ctest    every test of the normal build
 # Stage durations are printed at the end, then the CTest summary, which is
 # the last thing printed. A failing stage stops the run.
@@ -31,7 +31,7 @@ asan_suites=(tests/core/udm_core_test tests/targets/udm_targets_test
 tsan_suites=(tests/core/udm_core_test tests/targets/udm_targets_test
              tests/daemon/udm_control_test tests/daemon/udm_daemon_test
              tests/daemon/udm_transport_test)
-export UDM_FUZZ_SECONDS=${UDM_FUZZ_SECONDS:-20}
+export UDM_FUZZ_SECONDS=${UDM_FUZZ_SECONDS:-10}
 launcher=()
 if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
 
