@@ -20,7 +20,11 @@ if [[ -w $uring_param ]]; then echo Y >"$uring_param"; fi
 
 jobs=2
 # Sanitizer builds need only the suites they run: no GUI, no benchmarks.
-lean=(-DUDM_BUILD_BENCH=OFF -DUDM_BUILD_GUI=OFF)
+# They build at -O1 with line tables only (-g1; stack traces keep file and
+# line), the level ASan's documentation recommends: at -O2 -g, g++ 12 takes
+# 81 s for control_test.cc under ASan+UBSan and 36 s at -O1 -g1, which halves
+# the sanitizer stages and keeps CI under its 30 minutes.
+lean=(-DUDM_BUILD_BENCH=OFF -DUDM_BUILD_GUI=OFF "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG")
 asan_suites=(tests/core/udm_core_test tests/targets/udm_targets_test
              tests/daemon/udm_state_test tests/daemon/udm_control_test
              tests/daemon/udm_fuse_test tests/daemon/udm_daemon_test
