@@ -47,7 +47,11 @@ MappedDevice::~MappedDevice() {
       std::lock_guard<std::mutex> g(mu_);
       active = state_ == SuspendState::kActive;
     }
-    if (active) (void)SuspendLocked(/*noflush=*/false);
+    // A failed final flush leaves the device active (that is what a user's
+    // suspend wants), but this one is going away: stop it without the
+    // flush, so nothing is issued once it is gone and what is held is
+    // failed below instead of being issued by the worker on the way out.
+    if (active && !SuspendLocked(/*noflush=*/false)) (void)SuspendLocked(/*noflush=*/true);
   }
   (void)FailDeferred();
   {
@@ -172,17 +176,11 @@ bool MappedDevice::StepBarrier(std::unique_lock<std::mutex>& l) {
     SetReportedPhase(b, BarrierPhase::kWaitEarlier);
     return true;
   }
-  const int status = b->status.load(std::memory_order_relaxed);
-  IoPhase next = IoPhase::kNone;
-  if (status == 0) {
-    if (b->phase == IoPhase::kPreflush && b->has_payload()) next = IoPhase::kPayload;
-    if (b->phase == IoPhase::kPayload) next = IoPhase::kPostflush;
-  }
-  if (next == IoPhase::kNone) {
-    FinishBarrier(l, status);  // rule 2: only after the post-flush
-    return true;
-  }
-  b->phase = next;
+  // A failed phase or the last one was finished where it completed
+  // (FinishBarrierHere); what reaches the worker has a next phase.
+  UDM_CHECK(b->status.load(std::memory_order_relaxed) == 0);
+  UDM_CHECK(b->phase == IoPhase::kPayload || (b->phase == IoPhase::kPreflush && b->has_payload()));
+  b->phase = b->phase == IoPhase::kPreflush ? IoPhase::kPayload : IoPhase::kPostflush;
   l.unlock();
   IssuePhase(b);
   l.lock();

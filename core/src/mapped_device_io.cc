@@ -189,8 +189,6 @@ void MappedDevice::SubmitSlow(DmIo* io) {
   if (io->kind == IoKind::kBarrier && barrier_ == nullptr && !barrier_finishing_ &&
       state_ == SuspendState::kActive && deferred_.empty() && pending() == 0) {
     barrier_ = io;
-    io->phase = IoPhase::kWaitEarlier;
-    SetReportedPhase(io, BarrierPhase::kWaitEarlier);
     StartBarrier(l);
     // Failed at once (still locked): open the gate again. Otherwise the
     // completion of its last flush finishes it, maybe already done.

@@ -235,9 +235,11 @@ Result<json> ControlHandler::Handle(const std::string& method, const json& param
   if (auto st = ValidateParams(method, params); !st) return std::unexpected(st.error());
   static const json kEmpty = json::object();
   auto result = it->second(volumes_, registry_, params.is_null() ? kEmpty : params);
-  // What the command changed (a volume's size, a name) is visible in the
-  // mount once its answer arrives.
-  volumes_.SettleChanges();
+  // What the command changed in the mount (a file, its size, its name) is
+  // visible there once its answer arrives. Only these commands change it.
+  if (method == "create" || method == "resume" || method == "remove" || method == "rename") {
+    volumes_.SettleChanges();
+  }
   return result;
 }
 

@@ -179,6 +179,39 @@ TEST_F(SuspendTest, FailDeferredFailsHeldIoWithEio) {
   ASSERT_TRUE(md->Resume());
 }
 
+// The destructor suspends with a flush. When that flush fails, a user's
+// suspend leaves the device active; the destructor must still stop it, so
+// that a write held behind a barrier is failed or finished before the
+// device is gone, never issued by its worker on the way out.
+TEST_F(SuspendTest, DestroyingADeviceWhoseFinalFlushFailsLeavesNothingInFlight) {
+  auto md = MakeDevice("0 4096 linear m 0", resolver_);
+  MappedDevice* raw = md.get();
+  m_->SetPassThrough(false);
+  auto barrier = TestIo::Flush(kBarrier);
+  md->Submit(barrier->bio());
+  ASSERT_TRUE(m_->WaitHeld(1));  // the barrier's flush
+  auto w = TestIo::Write(0, 8, 7);
+  md->Submit(w->bio());
+  ASSERT_EQ(md->Stats().deferred, 1u) << "the write waits behind the barrier";
+
+  auto gone = std::async(std::launch::async, [&] { md.reset(); });
+  for (int i = 0; i < 500 && raw->suspend_state() != SuspendState::kSuspending; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_EQ(raw->suspend_state(), SuspendState::kSuspending);
+  ASSERT_EQ(m_->ReleaseAll(), 1u);  // the barrier completes; the suspend goes on
+  ASSERT_TRUE(barrier->Wait());
+  ASSERT_TRUE(m_->WaitHeld(1));  // the suspend's flush
+  ASSERT_EQ(m_->ReleaseIf([](const SeenIo& s) { return s.op == Op::kFlush; }, -EIO), 1u);
+  // Whatever the device issues now completes as soon as it is seen.
+  while (gone.wait_for(std::chrono::milliseconds(10)) == std::future_status::timeout) {
+    m_->ReleaseAll();
+  }
+  EXPECT_TRUE(m_->Held().empty()) << "the device issued I/O after it was gone";
+  ASSERT_TRUE(w->done()) << "the held write never completed";
+  EXPECT_TRUE(w->status() == 0 || w->status() == -EIO) << w->status();
+}
+
 TEST_F(SuspendTest, BadRequestsFailWithTheRightErrno) {
   MappedDevice ro(MappedDeviceOptions{"ro", true, BarrierMode::kFlush});
   TableOptions opts;
