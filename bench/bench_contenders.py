@@ -17,6 +17,11 @@ CONTENDERS = {
     "udm_striped": {"udm": True},
     # linear in the `ordered` barrier mode: every flush is an ordered barrier
     "udm_ordered": {"udm": True},
+    # The FUSE round trip alone: a udm volume over the zero target, so no
+    # backing I/O at all (reads return zeros, writes are dropped). It runs
+    # only the latency workloads, without fio's verify (its writes are not
+    # kept): what is left between it and 0 is what any FUSE file costs here.
+    "udm_floor": {"udm": True, "workloads": ("randread4k_qd1", "fsync4k_qd1"), "verify": False},
     "qsd": {"tools": {"qemu-storage-daemon": "qemu-system-common"}},
     "nbdkit_nbdfuse": {"tools": {"nbdkit": "nbdkit", "nbdfuse": "libnbd-bin"}},
     # udm linear from a second build tree (--ref-build-dir), to measure a
@@ -145,7 +150,8 @@ def enable_fuse_uring(cleanup):
     return True
 
 
-def start_udm(name, dirpath, files, size_mib, build_dir, cleanup, extra=(), transport="uring"):
+def start_udm(name, dirpath, files, size_mib, build_dir, cleanup, extra=(), transport="uring",
+              table=None):
     state, mnt = os.path.join(dirpath, "state"), os.path.join(dirpath, "mnt")
     os.makedirs(state, exist_ok=True)
     os.makedirs(mnt, exist_ok=True)
@@ -160,7 +166,9 @@ def start_udm(name, dirpath, files, size_mib, build_dir, cleanup, extra=(), tran
     cleanup.fuse_mounts.append(mnt)
     wait_for(lambda: os.path.exists(sock), "udmd socket", p)
     sectors = (size_mib << 20) // 512
-    if len(files) == 1:
+    if table is not None:
+        table = table.format(sectors=sectors)
+    elif len(files) == 1:
         table = f"0 {sectors} linear {files[0]} 0"
     else:
         table = f"0 {sectors} striped {len(files)} {STRIPE_CHUNK_SECTORS} " + \
@@ -217,6 +225,8 @@ def start_contender(name, work, base, size_mib, build_dir, cleanup, ref_build_di
         return start_udm(name, d, [f], size_mib,
                          ref_build_dir if name == "udm_ref" else build_dir, cleanup,
                          transport=transport)
+    if name == "udm_floor":
+        return start_udm(name, d, [], size_mib, build_dir, cleanup, table="0 {sectors} zero")
     if name == "udm_ordered":
         f = copy_backing(base, os.path.join(d, "disk.img"), size_mib, cleanup)
         return start_udm(name, d, [f], size_mib, build_dir, cleanup, ("--barriers", "ordered"))

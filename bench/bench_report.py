@@ -82,7 +82,7 @@ def write_chart(summary, workloads, names, path, meta):
         for b, h, w, y in zip(bars, hatches, ws, ys):
             b.set_hatch(h)
             e = summary[w][n]
-            if e["median"] is None:
+            if e["median"] is None and e["runs"] > 0:
                 why = "verify failed" if e["verify"] not in ("-",) else "failed"
                 ax.text(0.02, y, f"{n}: {why}", va="center", fontsize=6)
     ax.axvline(1.0, color="black", linewidth=0.8)
