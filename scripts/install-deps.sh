@@ -9,7 +9,7 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libfuse3-dev fuse3 libsqlite3-dev sqlite3 nlohmann-json3-dev libcli11-dev
   util-linux e2fsprogs xfsprogs fio
-  qt6-base-dev libqt6charts6-dev xvfb xauth
+  qt6-base-dev qt6-charts-dev xvfb xauth
   dpkg-dev fakeroot file systemd
   clang-16 libclang-rt-16-dev man-db
 )
