@@ -130,9 +130,12 @@ void ControlServer::Admit(SocketFd fd) {
   std::lock_guard lock(mu_);
   ReapFinishedLocked();
   if (stopped_ || clients_.size() >= options_.max_connections) {
+    // A connection still in the backlog when Stop() came is accepted here
+    // after it: say the server is stopping, not that it is full.
     SendSome(fd.get(), EncodeError(nullptr, Error{ErrorCode::kBusy, EBUSY,
-                                                  fmt::format("too many connections (at most {})",
-                                                              options_.max_connections)}));
+                                                  stopped_ ? fmt::format("{} is stopping", socket_path_)
+                                                           : fmt::format("too many connections (at most {})",
+                                                                         options_.max_connections)}));
     stats_.connections_refused.fetch_add(1, std::memory_order_relaxed);
     return;
   }
