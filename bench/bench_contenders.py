@@ -150,8 +150,20 @@ def enable_fuse_uring(cleanup):
     return True
 
 
-def start_udm(name, dirpath, files, size_mib, build_dir, cleanup, extra=(), transport="uring",
-              table=None):
+def udm_sectors(size_mib):
+    return (size_mib << 20) // 512
+
+
+def udm_table(files, size_mib):
+    """A linear table over one file, or a striped one over several."""
+    sectors = udm_sectors(size_mib)
+    if len(files) == 1:
+        return f"0 {sectors} linear {files[0]} 0"
+    return f"0 {sectors} striped {len(files)} {STRIPE_CHUNK_SECTORS} " + \
+        " ".join(f"{f} 0" for f in files)
+
+
+def start_udm(dirpath, table, size_mib, build_dir, cleanup, extra=(), transport="uring"):
     state, mnt = os.path.join(dirpath, "state"), os.path.join(dirpath, "mnt")
     os.makedirs(state, exist_ok=True)
     os.makedirs(mnt, exist_ok=True)
@@ -165,14 +177,6 @@ def start_udm(name, dirpath, files, size_mib, build_dir, cleanup, extra=(), tran
     p = spawn(args, os.path.join(dirpath, "udmd.log"), cleanup)
     cleanup.fuse_mounts.append(mnt)
     wait_for(lambda: os.path.exists(sock), "udmd socket", p)
-    sectors = (size_mib << 20) // 512
-    if table is not None:
-        table = table.format(sectors=sectors)
-    elif len(files) == 1:
-        table = f"0 {sectors} linear {files[0]} 0"
-    else:
-        table = f"0 {sectors} striped {len(files)} {STRIPE_CHUNK_SECTORS} " + \
-            " ".join(f"{f} 0" for f in files)
     subprocess.run([os.path.join(build_dir, "daemon", "control", "udmsetup"), "--socket", sock,
                     "create", "vol", "--table", table, *extra], check=True, capture_output=True)
     vol = os.path.join(mnt, "vol")
@@ -222,19 +226,20 @@ def start_contender(name, work, base, size_mib, build_dir, cleanup, ref_build_di
     if name in ("udm_linear", "udm_dev", "udm_ref"):
         f = copy_backing(base, os.path.join(d, "disk.img"), size_mib, cleanup)
         transport = {"udm_linear": "uring", "udm_dev": "dev", "udm_ref": None}[name]
-        return start_udm(name, d, [f], size_mib,
+        return start_udm(d, udm_table([f], size_mib), size_mib,
                          ref_build_dir if name == "udm_ref" else build_dir, cleanup,
                          transport=transport)
     if name == "udm_floor":
-        return start_udm(name, d, [], size_mib, build_dir, cleanup, table="0 {sectors} zero")
+        return start_udm(d, f"0 {udm_sectors(size_mib)} zero", size_mib, build_dir, cleanup)
     if name == "udm_ordered":
         f = copy_backing(base, os.path.join(d, "disk.img"), size_mib, cleanup)
-        return start_udm(name, d, [f], size_mib, build_dir, cleanup, ("--barriers", "ordered"))
+        return start_udm(d, udm_table([f], size_mib), size_mib, build_dir, cleanup,
+                         ("--barriers", "ordered"))
     if name == "udm_striped":
         half = size_mib // 2
         files = [copy_backing(base, os.path.join(d, f"disk{i}.img"), half, cleanup)
                  for i in range(2)]
-        return start_udm(name, d, files, size_mib, build_dir, cleanup)
+        return start_udm(d, udm_table(files, size_mib), size_mib, build_dir, cleanup)
     if name == "qsd":
         return start_qsd(d, copy_backing(base, os.path.join(d, "disk.img"), size_mib, cleanup),
                          size_mib, cleanup)

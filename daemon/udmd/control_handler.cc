@@ -212,13 +212,28 @@ Result<json> DoWait(VolumeManager& v, const TargetRegistry&, const json& p) {
   return AsInfo(v.Wait(name, *after, [] { return RequestCancelled(); }));
 }
 
-const std::map<std::string, Method, std::less<>>& Handlers() {
-  static const std::map<std::string, Method, std::less<>> m{
-      {"version", DoVersion}, {"targets", DoTargets}, {"create", DoCreate},   {"load", DoLoad},
-      {"clear", DoClear},     {"suspend", DoSuspend}, {"resume", DoResume},   {"remove", DoRemove},
-      {"rename", DoRename},   {"table", DoTable},     {"status", DoStatus},   {"info", DoInfo},
-      {"ls", DoLs},           {"deps", DoDeps},       {"message", DoMessage}, {"stats", DoStats},
-      {"events", DoEvents},   {"wait", DoWait},
+// How the mount relates to a command: kSettles commands change what the
+// mount shows (a file, its size, its name), so their answer waits until the
+// mount shows it.
+enum class Mount : bool { kUnchanged, kSettles };
+
+struct Command {
+  Method run;
+  Mount mount;
+};
+
+const std::map<std::string, Command, std::less<>>& Handlers() {
+  using enum Mount;
+  static const std::map<std::string, Command, std::less<>> m{
+      {"version", {DoVersion, kUnchanged}}, {"targets", {DoTargets, kUnchanged}},
+      {"create", {DoCreate, kSettles}},     {"load", {DoLoad, kUnchanged}},
+      {"clear", {DoClear, kUnchanged}},     {"suspend", {DoSuspend, kUnchanged}},
+      {"resume", {DoResume, kSettles}},     {"remove", {DoRemove, kSettles}},
+      {"rename", {DoRename, kSettles}},     {"table", {DoTable, kUnchanged}},
+      {"status", {DoStatus, kUnchanged}},   {"info", {DoInfo, kUnchanged}},
+      {"ls", {DoLs, kUnchanged}},           {"deps", {DoDeps, kUnchanged}},
+      {"message", {DoMessage, kUnchanged}}, {"stats", {DoStats, kUnchanged}},
+      {"events", {DoEvents, kUnchanged}},   {"wait", {DoWait, kUnchanged}},
   };
   return m;
 }
@@ -234,12 +249,9 @@ Result<json> ControlHandler::Handle(const std::string& method, const json& param
   // callers that did not come through it.
   if (auto st = ValidateParams(method, params); !st) return std::unexpected(st.error());
   static const json kEmpty = json::object();
-  auto result = it->second(volumes_, registry_, params.is_null() ? kEmpty : params);
-  // What the command changed in the mount (a file, its size, its name) is
-  // visible there once its answer arrives. Only these commands change it.
-  if (method == "create" || method == "resume" || method == "remove" || method == "rename") {
-    volumes_.SettleChanges();
-  }
+  const Command& command = it->second;
+  auto result = command.run(volumes_, registry_, params.is_null() ? kEmpty : params);
+  if (command.mount == Mount::kSettles) volumes_.SettleChanges();
   return result;
 }
 

@@ -195,6 +195,8 @@ TEST_F(SuspendTest, DestroyingADeviceWhoseFinalFlushFailsLeavesNothingInFlight) 
   ASSERT_EQ(md->Stats().deferred, 1u) << "the write waits behind the barrier";
 
   auto gone = std::async(std::launch::async, [&] { md.reset(); });
+  // Polling `raw` is safe while the barrier's flush is held: the
+  // destructor's suspend waits for the barrier (rule 5), so it cannot end.
   for (int i = 0; i < 500 && raw->suspend_state() != SuspendState::kSuspending; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
@@ -207,6 +209,9 @@ TEST_F(SuspendTest, DestroyingADeviceWhoseFinalFlushFailsLeavesNothingInFlight) 
   while (gone.wait_for(std::chrono::milliseconds(10)) == std::future_status::timeout) {
     m_->ReleaseAll();
   }
+  // The loop stops releasing once the destructor has returned, so anything
+  // issued on the way out is still held here, and a write issued then has
+  // not completed.
   EXPECT_TRUE(m_->Held().empty()) << "the device issued I/O after it was gone";
   ASSERT_TRUE(w->done()) << "the held write never completed";
   EXPECT_TRUE(w->status() == 0 || w->status() == -EIO) << w->status();
