@@ -99,7 +99,9 @@ def write_chart(summary, workloads, names, path, meta):
     ax.invert_yaxis()
     ax.set_xlabel("speed relative to the raw file (latency: raw / contender)")
     ax.set_title(f"udm FUSE volumes vs peers: medians of {meta['reps']} interleaved runs, "
-                 f"{meta['nproc']} CPUs, load {meta['loadavg_before'][0]:.1f}", fontsize=10)
+                 f"{meta['nproc']} CPUs, load {meta['loadavg_before'][0]:.1f}"
+                 + (f", fio on CPU {meta['fio_cpu']}" if meta.get("fio_cpu") is not None else ""),
+                 fontsize=10)
     ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

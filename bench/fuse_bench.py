@@ -37,12 +37,18 @@ REQUIRED_TOOLS = {"fio": "fio", "losetup": "util-linux", "mkfs.ext4": "e2fsprogs
                   "fusermount3": "fuse3"}
 
 
-def fio_args(workload, target, runtime, quick, verify=True):
+def fio_cpu_args(cpu):
+    """fio's options that keep its job on CPU `cpu` (None: where the
+    scheduler puts it)."""
+    return [] if cpu is None else [f"--cpus_allowed={cpu}"]
+
+
+def fio_args(workload, target, runtime, quick, verify=True, cpu=None):
     """The fio command line of `workload` against file `target`; `verify`
     False leaves out fio's verification (for a contender that drops writes)."""
     base = ["fio", "--output-format=json", "--name=" + workload, "--filename=" + target,
             "--ioengine=libaio", "--direct=1", "--thread", "--group_reporting",
-            "--verify_state_save=0"]
+            "--verify_state_save=0"] + fio_cpu_args(cpu)
     timed = ["--time_based", f"--runtime={runtime}", "--ramp_time=1" if not quick else "--ramp_time=0"]
     if workload == "randread4k_qd32":
         return base + timed + ["--rw=randread", "--bs=4k", "--iodepth=32", "--norandommap"]
@@ -128,7 +134,7 @@ def cpu_seconds(pids):
     return total
 
 
-def run_ext4(workload, target, runtime, quick, cleanup, work):
+def run_ext4(workload, target, runtime, quick, cleanup, work, cpu=None):
     """fio fsync-heavy random writes in ext4 made on a loop over `target`."""
     dio = "on" if workload == "ext4_loop_dio" else "off"
     loop = subprocess.run(["losetup", "-f", "--show", f"--direct-io={dio}", target],
@@ -151,21 +157,21 @@ def run_ext4(workload, target, runtime, quick, cleanup, work):
         size = "32M" if quick else "64M"
         args = ["fio", "--output-format=json", "--name=" + workload, "--directory=" + mnt,
                 "--ioengine=psync", "--rw=randwrite", "--bs=4k", "--fsync=1", f"--size={size}",
-                "--time_based", f"--runtime={runtime}"]
+                "--time_based", f"--runtime={runtime}"] + fio_cpu_args(cpu)
         return run_fio(args, runtime * 10 + 120)
     finally:
         cleanup.unmount(mnt)
         cleanup.detach_loop(dev)
 
 
-def run_one(workload, contender, runtime, quick, cleanup, work, verify=True):
+def run_one(workload, contender, runtime, quick, cleanup, work, verify=True, cpu=None):
     target, pids = contender["file"], contender["pids"]
     cpu0 = cpu_seconds(pids)
     t0 = time.monotonic()
     if workload.startswith("ext4"):
-        m, err = run_ext4(workload, target, runtime, quick, cleanup, work)
+        m, err = run_ext4(workload, target, runtime, quick, cleanup, work, cpu)
     else:
-        m, err = run_fio(fio_args(workload, target, runtime, quick, verify),
+        m, err = run_fio(fio_args(workload, target, runtime, quick, verify, cpu),
                          runtime * 20 + 300)
     cpu = cpu_seconds(pids) - cpu0
     res = {"elapsed": time.monotonic() - t0, "error": err}
@@ -213,6 +219,9 @@ def main():
     ap.add_argument("--workloads", default=",".join(WORKLOADS))
     ap.add_argument("--json", default="bench/results/fuse-bench.json")
     ap.add_argument("--chart", default="docs/fuse-bench.png")
+    ap.add_argument("--fio-cpu", type=int,
+                    help="keep fio on this CPU for every contender (default: the scheduler "
+                         "places it); see bench/README.md on placement")
     ap.add_argument("--report-only", action="store_true",
                     help="print the table and draw the chart from --json without running")
     args = ap.parse_args()
@@ -235,6 +244,9 @@ def main():
     if bad:
         sys.exit(f"fuse_bench: unknown contender or workload: {', '.join(bad)}; "
                  f"contenders: {', '.join(CONTENDERS)}; workloads: {', '.join(WORKLOADS)}")
+    if args.fio_cpu is not None and args.fio_cpu not in os.sched_getaffinity(0):
+        sys.exit(f"fuse_bench: --fio-cpu {args.fio_cpu}: no such CPU here "
+                 f"(this process may use {sorted(os.sched_getaffinity(0))})")
     if os.geteuid() != 0:
         sys.exit("fuse_bench: run as root (FUSE mounts and loop devices)")
     missing = check_tools([n for n in names if n != "udm_ref"], os.path.abspath(args.build_dir))
@@ -274,7 +286,7 @@ def main():
                     if only is not None and w not in only:
                         continue
                     r = run_one(w, started[n], args.runtime, args.quick, cleanup, work,
-                                CONTENDERS[n].get("verify", True))
+                                CONTENDERS[n].get("verify", True), args.fio_cpu)
                     results[n][w].append(r)
                     metric = WORKLOADS[w][0]
                     val = r.get(metric)
@@ -291,7 +303,7 @@ def main():
             "runtime_s": args.runtime, "quick": args.quick, "size_mib": args.size_mib,
             "nproc": os.cpu_count(), "loadavg_before": load_before,
             "loadavg_after": os.getloadavg(), "kernel": os.uname().release,
-            "fuse_uring": fuse_uring}
+            "fuse_uring": fuse_uring, "fio_cpu": args.fio_cpu}
     summary = print_table(results, WORKLOADS, names)
     for path in (args.json, args.chart):
         if os.path.dirname(path):
