@@ -2,9 +2,11 @@
 # CI (.ci/run): installs what is missing, then runs named, timed stages:
 #   build    the normal build (RelWithDebInfo, -Werror)
 #   package  the .deb, unpacked and checked (tests/packaging/package_test.sh)
-#   asan     core, target, daemon and protocol suites under ASan+UBSan
-#   tsan     engine, target, control-server and whole-daemon (a TSan udmd)
-#            concurrency suites under TSan
+#   asan     builds the core, target, daemon and protocol suites under
+#            ASan+UBSan and starts them in the background
+#   tsan     builds the engine, target, control-server and whole-daemon (a
+#            TSan udmd) concurrency suites under TSan, waits for the ASan
+#            suites and prints their log, then runs its own
 #   fuzz     every libFuzzer target for UDM_FUZZ_SECONDS (default 10 in CI) each
 #   ctest    every test of the normal build
 # Stage durations are printed at the end, then the CTest summary, which is
@@ -69,20 +71,41 @@ stage_package() {
   bash tests/packaging/package_test.sh build
 }
 
-stage_asan() {
-  configure build-asan -DUDM_SANITIZE=address,undefined "${lean[@]}" "$asan_flags"
-  build_suites build-asan "${asan_suites[@]}"
+run_asan_suites() {
+  local t
   for t in "${asan_suites[@]}"; do
     # The fault suite's load test runs 20 s here (60 s in the ctest stage).
     UDM_LOAD_SECONDS=20 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-      "build-asan/$t" --gtest_brief=1
+      "build-asan/$t" --gtest_brief=1 || { echo "ASan suite $t FAILED"; return 1; }
   done
+}
+
+# The ASan suites spend most of their time waiting on FUSE, loop devices and
+# daemons, so they run in the background while the TSan tree compiles; the
+# tsan stage waits for them and prints their log before its own suites.
+asan_pid=""
+asan_log=build-asan/suites.log
+stage_asan() {
+  configure build-asan -DUDM_SANITIZE=address,undefined "${lean[@]}" "$asan_flags"
+  build_suites build-asan "${asan_suites[@]}"
+  run_asan_suites >"$asan_log" 2>&1 &
+  asan_pid=$!
+}
+
+wait_asan_suites() {
+  local status=0
+  wait "$asan_pid" || status=$?
+  asan_pid=""
+  echo "-- ASan suites (ran while the TSan tree compiled)"
+  cat "$asan_log"
+  return "$status"
 }
 
 stage_tsan() {
   configure build-tsan -DUDM_SANITIZE=thread "${lean[@]}" "$tsan_flags"
   build_suites build-tsan "${tsan_suites[@]}"
+  wait_asan_suites
   for t in "${tsan_suites[@]}"; do
     # The random-table model checks submit from one thread and take 50 s
     # under TSan, and the 32 power-cut runs (4 barrier modes x 8 seeds)
@@ -136,6 +159,10 @@ started=0
 cpu_started=0
 report() {
   local status=$?
+  if [[ -n $asan_pid ]]; then  # stopped before the tsan stage waited for it
+    pkill -P "$asan_pid" 2>/dev/null || true
+    kill "$asan_pid" 2>/dev/null || true
+  fi
   if [[ -n $current ]]; then
     names+=("$current (FAILED)")
     seconds+=($((SECONDS - started)))
