@@ -113,7 +113,7 @@ stage_tsan() {
     # and CTest stages run them all. The CI budget is 30 min.
     local skip=()
     if [[ $t == tests/core/udm_core_test ]]; then
-      skip=(--gtest_filter=-MappingTest.RandomTablesAgreeWithModel*)
+      skip=("--gtest_filter=-MappingTest.RandomTablesAgreeWithModel*")
     fi
     UDM_POWER_CUT_SEEDS=2 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
       "build-tsan/$t" --gtest_brief=1 "${skip[@]}"
