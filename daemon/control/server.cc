@@ -132,10 +132,10 @@ void ControlServer::Admit(SocketFd fd) {
   if (stopped_ || clients_.size() >= options_.max_connections) {
     // A connection still in the backlog when Stop() came is accepted here
     // after it: say the server is stopping, not that it is full.
-    SendSome(fd.get(), EncodeError(nullptr, Error{ErrorCode::kBusy, EBUSY,
-                                                  stopped_ ? fmt::format("{} is stopping", socket_path_)
-                                                           : fmt::format("too many connections (at most {})",
-                                                                         options_.max_connections)}));
+    std::string why = stopped_ ? fmt::format("{} is stopping", socket_path_)
+                               : fmt::format("too many connections (at most {})",
+                                             options_.max_connections);
+    SendSome(fd.get(), EncodeError(nullptr, Error{ErrorCode::kBusy, EBUSY, std::move(why)}));
     stats_.connections_refused.fetch_add(1, std::memory_order_relaxed);
     return;
   }
