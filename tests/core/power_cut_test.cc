@@ -4,14 +4,13 @@
 // medium unless everything before it is.
 #include <gtest/gtest.h>
 
-#include <charconv>
 #include <condition_variable>
-#include <cstdlib>
 #include <cstring>
 #include <random>
 
 #include "support/power_cut_backend.h"
 #include "udm/backends.h"
+#include "support/test_env.h"
 #include "support/test_io.h"
 #include "support/test_resolver.h"
 
@@ -104,18 +103,6 @@ class PowerCutTest : public ::testing::TestWithParam<std::tuple<int, int>> {};
 
 constexpr int kSeeds = 8;  // seeds 1..kSeeds of every case
 
-// UDM_POWER_CUT_SEEDS=n (1..kSeeds) runs seeds 1..n of every case and
-// skips the rest (scripts/test.sh's TSan stage, where all of them take
-// 140 s). 0 when the variable holds anything else.
-int SeedLimit() {
-  const char* v = std::getenv("UDM_POWER_CUT_SEEDS");
-  if (v == nullptr) return kSeeds;
-  const char* end = v + std::strlen(v);
-  int n = 0;
-  const auto [p, ec] = std::from_chars(v, end, n);
-  return ec == std::errc() && p == end && n >= 1 && n <= kSeeds ? n : 0;
-}
-
 const Case kCases[] = {
     {"0 8192 linear p0 0\n8192 8192 linear p1 0", BarrierMode::kFlush},
     {"0 8192 linear p0 0\n8192 8192 linear p1 0", BarrierMode::kOrdered},
@@ -125,10 +112,11 @@ const Case kCases[] = {
 
 TEST_P(PowerCutTest, NothingBeforeACompletedFlushOrBarrierIsLost) {
   const auto [case_index, seed] = GetParam();
-  const int limit = SeedLimit();
-  ASSERT_GT(limit, 0) << "UDM_POWER_CUT_SEEDS must be a number from 1 to " << kSeeds << ", not '"
-                      << std::getenv("UDM_POWER_CUT_SEEDS") << "'";
-  if (seed > limit) GTEST_SKIP() << "UDM_POWER_CUT_SEEDS=" << limit;
+  // UDM_POWER_CUT_SEEDS=n runs seeds 1..n of every case and skips the rest
+  // (scripts/test.sh's TSan stage, where all of them take 140 s).
+  const auto limit = EnvInt("UDM_POWER_CUT_SEEDS", kSeeds, 1, kSeeds);
+  ASSERT_TRUE(limit) << limit.error();
+  if (seed > *limit) GTEST_SKIP() << "UDM_POWER_CUT_SEEDS=" << *limit;
   const Case& c = kCases[case_index];
   std::mt19937 rng(static_cast<uint32_t>(seed));
   auto p0 = std::make_shared<PowerCutBackend>("p0", kDevSectors, rng());

@@ -119,13 +119,6 @@ uint64_t RssKib(pid_t pid) {
   return 0;
 }
 
-int EnvSeconds(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return fallback;
-  const int s = std::atoi(v);
-  return s > 0 ? s : fallback;
-}
-
 void FaultsFixture::WriteAndCheck(const std::string& volume, uint32_t id, uint64_t first,
                                   uint64_t count, uint64_t version) {
   BlockFile f(Vol(volume));

@@ -68,9 +68,6 @@ inline constexpr uid_t kNobody = 65534;
 // VmRSS of `pid` in KiB (0 if unreadable).
 uint64_t RssKib(pid_t pid);
 
-// Seconds from the environment variable `name`, else `fallback`.
-int EnvSeconds(const char* name, int fallback);
-
 // The shared daemon fixture (a real udmd on a fresh directory, stopped and
 // cleaned up at the end) with the block checks these suites share.
 class FaultsFixture : public DaemonFixture {

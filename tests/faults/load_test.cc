@@ -18,6 +18,7 @@
 
 #include "control/client.h"
 #include "faults/fault_support.h"
+#include "support/test_env.h"
 
 namespace udm::test {
 namespace {
@@ -95,7 +96,9 @@ void LoadTest::RunIo(IoWorker& w, const std::vector<std::string>& paths,
 }
 
 TEST_F(LoadTest, ThirtyTwoVolumesUnderIoWhileReloadedAtRandomLoseNothing) {
-  const int seconds = EnvSeconds("UDM_LOAD_SECONDS", 60);
+  const auto load_seconds = EnvInt("UDM_LOAD_SECONDS", 60, 1, 3600);
+  ASSERT_TRUE(load_seconds) << load_seconds.error();
+  const int seconds = *load_seconds;
   std::vector<std::string> paths;
   for (int v = 0; v < kVolumes; ++v) {
     MakeSparseFile(File(v), kBlocks * kBlock);
