@@ -42,6 +42,13 @@ def print_table(results, workloads, names):
         for n in names:
             s[n]["x_raw"] = ratio(s[n]["median"], raw)
             s[n]["x_qsd"] = ratio(s[n]["median"], qsd)
+        # For latencies: what a udm volume adds beyond the raw file plus
+        # the FUSE round trip (udm_floor, measured in the same run).
+        floor = s.get("udm_floor", {}).get("median")
+        if not higher and raw is not None and floor is not None:
+            for n in names:
+                if n.startswith("udm") and n != "udm_floor" and s[n]["median"] is not None:
+                    s[n]["beyond_floor_us"] = s[n]["median"] - raw - floor
         summary[w] = s
         better = "higher" if higher else "lower"
         print(f"\n{desc}: {unit} ({better} is better)")
@@ -54,7 +61,39 @@ def print_table(results, workloads, names):
                   f"{fmt(e['x_qsd'], 2):>6s} {fmt(e['cpu_s_per_gib'], 2):>9s} {e['verify']:>9s}")
             for err in e["errors"]:
                 print(f"      error: {err}")
+        beyond = [f"{n} {e['beyond_floor_us']:+.1f} us" for n, e in s.items()
+                  if e.get("beyond_floor_us") is not None]
+        if beyond:
+            print("  beyond raw + udm_floor: " + ", ".join(beyond))
     return summary
+
+
+IPC_KEYS = ("syscall_us", "process_round_trip_us", "thread_round_trip_us")
+
+
+def summarize_ipc(runs, cpu):
+    """Medians of udm_ipc_floor's runs (one per repetition), or None."""
+    if not runs:
+        return None
+    out = {"cpu": cpu, "runs": runs}
+    for k in IPC_KEYS:
+        out[k] = statistics.median(r[k] for r in runs)
+    return out
+
+
+def print_ipc(ipc):
+    """The machine's floor under any FUSE file: a FUSE request is a round
+    trip to another process, with system calls on both sides."""
+    if not ipc:
+        return
+    lo = {k: min(r[k] for r in ipc["runs"]) for k in IPC_KEYS}
+    hi = {k: max(r[k] for r in ipc["runs"]) for k in IPC_KEYS}
+    names = {"syscall_us": "a system call that does nothing",
+             "process_round_trip_us": "a pipe round trip between two processes",
+             "thread_round_trip_us": "the same between two threads"}
+    print(f"\nthe machine, on CPU {ipc['cpu']} (udm_ipc_floor, medians of {len(ipc['runs'])}):")
+    for k in IPC_KEYS:
+        print(f"  {names[k] + ':':42s} {ipc[k]:6.2f} us ({lo[k]:.2f}-{hi[k]:.2f})")
 
 
 def write_chart(summary, workloads, names, path, meta):

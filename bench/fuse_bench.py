@@ -19,7 +19,7 @@ import sys
 import time
 
 from bench_contenders import CONTENDERS, Cleanup, enable_fuse_uring, make_backing, start_contender
-from bench_report import print_table, write_chart
+from bench_report import print_ipc, print_table, summarize_ipc, write_chart
 
 # name -> (metric, unit, higher_is_better, description). The verify column
 # of a run is "pass"/"FAIL" when fio verified its data, "-" otherwise.
@@ -183,8 +183,26 @@ def run_one(workload, contender, runtime, quick, cleanup, work, verify=True, cpu
     return res
 
 
-def check_tools(names, build_dir):
+def ipc_floor_path(build_dir):
+    return os.path.join(build_dir, "bench", "udm_ipc_floor")
+
+
+def run_ipc_floor(build_dir, cpu):
+    """The machine's system call and process/thread round-trip costs on
+    `cpu` (bench/ipc_floor.cc), or None with the reason printed."""
+    p = subprocess.run([ipc_floor_path(build_dir), "--cpu", str(cpu)], capture_output=True,
+                       text=True, timeout=300)
+    if p.returncode != 0:
+        print(f"fuse_bench: {p.stderr.strip()}", file=sys.stderr)
+        return None
+    return json.loads(p.stdout)
+
+
+def check_tools(names, build_dir, ipc=True):
     missing = []
+    if ipc and not os.path.exists(ipc_floor_path(build_dir)):
+        missing.append(f"udm_ipc_floor (build it: ninja -C {build_dir} udm_ipc_floor; it is "
+                       "configured with -DUDM_BUILD_BENCH=ON, which needs libbenchmark-dev)")
     try:  # the chart is drawn at the end: find out now, not after the run
         import matplotlib  # noqa: F401
     except ImportError:
@@ -230,6 +248,7 @@ def main():
             saved = json.load(f)
         names = list(saved["runs"])
         summary = print_table(saved["runs"], WORKLOADS, names)
+        print_ipc(saved["meta"].get("ipc"))
         write_chart(summary, WORKLOADS, names, args.chart, saved["meta"])
         return
     if args.quick:
@@ -251,13 +270,15 @@ def main():
         sys.exit("fuse_bench: run as root (FUSE mounts and loop devices)")
     missing = check_tools([n for n in names if n != "udm_ref"], os.path.abspath(args.build_dir))
     if args.ref_build_dir:
-        missing += check_tools(["udm_ref"], os.path.abspath(args.ref_build_dir))
+        missing += check_tools(["udm_ref"], os.path.abspath(args.ref_build_dir), ipc=False)
     if missing:
         sys.exit("fuse_bench: missing: " + "; ".join(missing))
 
     cleanup = Cleanup()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     results = {n: {w: [] for w in workloads} for n in names}
+    ipc_cpu = args.fio_cpu if args.fio_cpu is not None else min(os.sched_getaffinity(0))
+    ipc_runs = []
     fuse_uring = False
     load_before = os.getloadavg()
     try:
@@ -280,6 +301,9 @@ def main():
             # Every other repetition runs the contenders in reverse (A B C, C B
             # A, ...), so that none always follows the same neighbour.
             order = names if rep % 2 == 0 else list(reversed(names))
+            ipc = run_ipc_floor(os.path.abspath(args.build_dir), ipc_cpu)
+            if ipc is not None:
+                ipc_runs.append(ipc)
             for w in workloads:
                 for n in order:
                     only = CONTENDERS[n].get("workloads")
@@ -303,8 +327,10 @@ def main():
             "runtime_s": args.runtime, "quick": args.quick, "size_mib": args.size_mib,
             "nproc": os.cpu_count(), "loadavg_before": load_before,
             "loadavg_after": os.getloadavg(), "kernel": os.uname().release,
-            "fuse_uring": fuse_uring, "fio_cpu": args.fio_cpu}
+            "fuse_uring": fuse_uring, "fio_cpu": args.fio_cpu,
+            "ipc": summarize_ipc(ipc_runs, ipc_cpu)}
     summary = print_table(results, WORKLOADS, names)
+    print_ipc(meta["ipc"])
     for path in (args.json, args.chart):
         if os.path.dirname(path):
             os.makedirs(os.path.dirname(path), exist_ok=True)
