@@ -93,7 +93,7 @@ class Queue : public std::enable_shared_from_this<Queue> {
   void Commit(UringEntry* e);
 
  private:
-  Status Setup();
+  Status Setup(const cpu_set_t& allowed);
   void Run(std::promise<Status>* started);
   io_uring_sqe* GetSqe();
   void PrepCmd(UringEntry* e, uint32_t op);
@@ -135,7 +135,7 @@ Queue::~Queue() {
   close(fd_);
 }
 
-Status Queue::Setup() {
+Status Queue::Setup(const cpu_set_t& allowed) {
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) return SysError(errno, "eventfd");
   // Plain SQE128 (the FUSE commands need 128-byte SQEs). Measured here,
@@ -144,6 +144,16 @@ Status Queue::Setup() {
   const int r = io_uring_queue_init(kRingEntries, &ring_, IORING_SETUP_SQE128);
   if (r < 0) return SysError(-r, "io_uring_queue_init (128-byte SQEs)");
   ring_ready_ = true;
+  // What blocks (every fdatasync) goes to io_uring's worker threads. Keep
+  // them off this queue's CPU, which the requester shares: with a worker
+  // there too, the scheduler moved a QD1 fsync caller to the other CPU on
+  // nearly every reply (10-12 thousand moves in 4 s, against under 100),
+  // and the benchmark's fsync p50 was 523 us against 432 us (6 reps
+  // interleaved; bench/README.md). Best effort: with one CPU, or if the
+  // kernel refuses, they run anywhere.
+  cpu_set_t workers = allowed;
+  CPU_CLR(qid_, &workers);
+  if (CPU_COUNT(&workers) > 0) io_uring_register_iowq_aff(&ring_, sizeof(workers), &workers);
   entries_.resize(depth_);
   for (UringEntry& e : entries_) {
     e.queue = this;
@@ -240,12 +250,14 @@ void Queue::TakeRemoteCommits() {
 void Queue::Run(std::promise<Status>* started) {
   // Requests come to the queue of the CPU their sender runs on: serve them
   // from that CPU (best effort; a failure only costs locality).
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) CPU_ZERO(&allowed);
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(qid_, &set);
   sched_setaffinity(0, sizeof(set), &set);
 
-  if (Status st = Setup(); !st) {
+  if (Status st = Setup(allowed); !st) {
     started->set_value(st);
     return;
   }

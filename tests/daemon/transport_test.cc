@@ -3,8 +3,10 @@
 // must carry the same I/O correctly: fio with verification at several
 // block sizes and queue depths, ext4 on a loop device, a write held by a
 // suspended volume and answered from another thread after the resume,
-// and a shutdown with files still open.
+// and a shutdown with files still open. With the ring, the queue threads'
+// placement too.
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -14,6 +16,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -185,6 +188,66 @@ TEST_P(TransportTest, ShutdownWithAnOpenFileEndsCleanly) {
   EXPECT_LT(pread(fd, buf, sizeof buf, 0), 0);
   close(fd);
   daemon_.reset();
+}
+
+// The CPU a thread of `pid` may run on, if it may run on exactly one
+// (a queue thread), else -1.
+int OnlyCpu(pid_t tid) {
+  cpu_set_t set;
+  if (sched_getaffinity(tid, sizeof(set), &set) != 0 || CPU_COUNT(&set) != 1) return -1;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &set)) return c;
+  }
+  return -1;
+}
+
+// Each queue thread sits on its CPU, where the requests it serves come
+// from; io_uring's workers, which wait out its fdatasyncs, are kept off
+// that CPU (sharing it, the scheduler bounced a QD1 fsync caller between
+// the CPUs on every reply). Checked on the live threads after an fsync from
+// every CPU this test may use.
+TEST_P(TransportTest, FlushWorkersStayOffTheirQueuesCpu) {
+  if (GetParam() != "uring") GTEST_SKIP() << "only the io_uring transport has queue threads";
+  cpu_set_t mine;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(mine), &mine), 0);
+  if (CPU_COUNT(&mine) < 2) GTEST_SKIP() << "needs two CPUs";
+  const int fd = open(Vol("v").c_str(), O_RDWR | O_DIRECT);
+  ASSERT_GE(fd, 0);
+  alignas(4096) static uint8_t buf[4096];
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (!CPU_ISSET(c, &mine)) continue;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(c, &one);
+    ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+    // A write first: a flush with nothing written since the last one is
+    // answered without syncing anything.
+    buf[0] = static_cast<uint8_t>(c);
+    EXPECT_EQ(pwrite(fd, buf, sizeof buf, 0), 4096);
+    EXPECT_EQ(fdatasync(fd), 0);
+  }
+  ASSERT_EQ(sched_setaffinity(0, sizeof(mine), &mine), 0);
+  close(fd);
+
+  int workers = 0;
+  const std::string tasks = fmt::format("/proc/{}/task", daemon_->pid());
+  for (const auto& entry : std::filesystem::directory_iterator(tasks)) {
+    std::ifstream comm(entry.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    // "iou-wrk-<tid of the thread whose ring it serves>"
+    if (name.rfind("iou-wrk-", 0) != 0) continue;
+    const pid_t owner = std::atoi(name.c_str() + 8);
+    const int queue_cpu = OnlyCpu(owner);
+    if (queue_cpu < 0) continue;  // not a queue thread's worker
+    ++workers;
+    cpu_set_t set;
+    ASSERT_EQ(sched_getaffinity(std::stoi(entry.path().filename()), sizeof(set), &set), 0);
+    EXPECT_FALSE(CPU_ISSET(queue_cpu, &set))
+        << name << " may run on CPU " << queue_cpu << ", its queue thread's";
+    EXPECT_GT(CPU_COUNT(&set), 0);
+  }
+  EXPECT_GT(workers, 0) << "no io_uring worker of a queue thread after fdatasync";
 }
 
 // How many mounts are stacked on `path` (from the mount table).
