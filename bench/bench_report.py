@@ -43,11 +43,13 @@ def print_table(results, workloads, names):
             s[n]["x_raw"] = ratio(s[n]["median"], raw)
             s[n]["x_qsd"] = ratio(s[n]["median"], qsd)
         # For latencies: what a udm volume adds beyond the raw file plus
-        # the FUSE round trip (udm_floor, measured in the same run).
+        # the FUSE round trip (udm_floor, measured in the same run). The
+        # floor is FUSE over io_uring's, so udm_dev (/dev/fuse) is left out.
         floor = s.get("udm_floor", {}).get("median")
         if not higher and raw is not None and floor is not None:
             for n in names:
-                if n.startswith("udm") and n != "udm_floor" and s[n]["median"] is not None:
+                if (n.startswith("udm") and n not in ("udm_floor", "udm_dev")
+                        and s[n]["median"] is not None):
                     s[n]["beyond_floor_us"] = s[n]["median"] - raw - floor
         summary[w] = s
         better = "higher" if higher else "lower"

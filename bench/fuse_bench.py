@@ -201,8 +201,7 @@ def run_ipc_floor(build_dir, cpu):
 def check_tools(names, build_dir, ipc=True):
     missing = []
     if ipc and not os.path.exists(ipc_floor_path(build_dir)):
-        missing.append(f"udm_ipc_floor (build it: ninja -C {build_dir} udm_ipc_floor; it is "
-                       "configured with -DUDM_BUILD_BENCH=ON, which needs libbenchmark-dev)")
+        missing.append(f"udm_ipc_floor (build it: ninja -C {build_dir} udm_ipc_floor)")
     try:  # the chart is drawn at the end: find out now, not after the run
         import matplotlib  # noqa: F401
     except ImportError:

@@ -13,6 +13,7 @@
 //
 // Usage: udm_ipc_floor [--cpu N] [--rounds N]; prints one JSON object.
 #include <sched.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -64,34 +65,48 @@ std::expected<double, std::string> RoundTrip(bool threads, int n) {
   } else {
     child = fork();
     if (child < 0) return failed("fork");
-    if (child == 0) _exit(Echo(ab[0], ba[1], total) ? 0 : 1);
+    if (child == 0) {
+      close(ab[1]);  // so that the parent's close is an EOF here
+      close(ba[0]);
+      _exit(Echo(ab[0], ba[1], total) ? 0 : 1);
+    }
+    close(ab[0]);  // so that the child's exit is an EOF here
+    close(ba[1]);
   }
-  bool ok = true;
-  int err = 0;
+  std::string error;
   char c = 'x';
   auto round = [&] {
-    ok = ok && write(ab[1], &c, 1) == 1 && read(ba[0], &c, 1) == 1;
-    if (!ok && err == 0) err = errno != 0 ? errno : EPIPE;
+    if (!error.empty()) return;
+    if (write(ab[1], &c, 1) != 1) {
+      error = std::string("write: ") + std::strerror(errno);
+      return;
+    }
+    const ssize_t r = read(ba[0], &c, 1);
+    if (r == 0) error = "the partner is gone";
+    if (r < 0) error = std::string("read: ") + std::strerror(errno);
   };
   round();
   std::vector<double> batches;
-  for (int b = 0; b < kBatches && ok; ++b) {
+  for (int b = 0; b < kBatches && error.empty(); ++b) {
     const auto t0 = Clock::now();
-    for (int i = 0; i < n && ok; ++i) round();
+    for (int i = 0; i < n && error.empty(); ++i) round();
     batches.push_back(MicrosPer(Clock::now() - t0, n));
   }
-  for (int fd : {ab[1], ba[0]}) close(fd);  // a partner stuck in read gets EOF
+  close(ab[1]);  // a partner waiting in read gets EOF
+  close(ba[0]);
   if (threads) {
     partner.join();
+    close(ab[0]);
+    close(ba[1]);
   } else {
     int status = 0;
     waitpid(child, &status, 0);
-    ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (error.empty() && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+      error = "the partner process failed";
+    }
   }
-  for (int fd : {ab[0], ba[1]}) close(fd);
-  if (!ok) {
-    return std::unexpected(std::string(threads ? "thread" : "process") +
-                           " partner: " + std::strerror(err != 0 ? err : EPIPE));
+  if (!error.empty()) {
+    return std::unexpected(std::string(threads ? "thread" : "process") + " partner: " + error);
   }
   std::nth_element(batches.begin(), batches.begin() + kBatches / 2, batches.end());
   return batches[kBatches / 2];
@@ -143,6 +158,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  // A write to a partner that is gone fails with EPIPE instead of killing us.
+  signal(SIGPIPE, SIG_IGN);
   // Both sides on one CPU: every round trip is two switches, never an
   // interrupt to another CPU. The child and the thread inherit the mask.
   cpu_set_t set;
