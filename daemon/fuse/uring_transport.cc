@@ -146,11 +146,11 @@ Status Queue::Setup(const cpu_set_t& allowed) {
   ring_ready_ = true;
   // What blocks (every fdatasync) goes to io_uring's worker threads. Keep
   // them off this queue's CPU, which the requester shares: with a worker
-  // there too, the scheduler moved a QD1 fsync caller to the other CPU on
-  // nearly every reply (9-12 thousand moves in 4 s, against under 100),
-  // and the benchmark's fsync p50 was 523 us against 432 us (6 reps
-  // interleaved; README, FUSE benchmark). Best effort: with one CPU, or if
-  // the kernel refuses, they run anywhere.
+  // there as well, the scheduler moves a QD1 fsync caller to the other CPU
+  // on nearly every reply and wakes it there (README, FUSE benchmark;
+  // bench/results/fuse-bench-iowq-ab.json). Best effort: with one CPU, or
+  // if the kernel refuses, they run anywhere; a CPU brought online later
+  // joins every worker's set.
   cpu_set_t workers = allowed;
   CPU_CLR(qid_, &workers);
   if (CPU_COUNT(&workers) > 0) io_uring_register_iowq_aff(&ring_, sizeof(workers), &workers);
