@@ -28,6 +28,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -37,6 +38,11 @@ constexpr int kBatches = 5;  // the result is the median batch
 
 double MicrosPer(Clock::duration d, int n) {
   return std::chrono::duration<double, std::micro>(d).count() / n;
+}
+
+double MedianBatch(std::vector<double> batches) {
+  std::nth_element(batches.begin(), batches.begin() + batches.size() / 2, batches.end());
+  return batches[batches.size() / 2];
 }
 
 // The partner's side: echo `n` bytes from `in` to `out`.
@@ -108,8 +114,7 @@ std::expected<double, std::string> RoundTrip(bool threads, int n) {
   if (!error.empty()) {
     return std::unexpected(std::string(threads ? "thread" : "process") + " partner: " + error);
   }
-  std::nth_element(batches.begin(), batches.begin() + kBatches / 2, batches.end());
-  return batches[kBatches / 2];
+  return MedianBatch(std::move(batches));
 }
 
 double NullSyscall(int n) {
@@ -119,8 +124,7 @@ double NullSyscall(int n) {
     for (int i = 0; i < n; ++i) syscall(SYS_getppid);
     batches.push_back(MicrosPer(Clock::now() - t0, n));
   }
-  std::nth_element(batches.begin(), batches.begin() + kBatches / 2, batches.end());
-  return batches[kBatches / 2];
+  return MedianBatch(std::move(batches));
 }
 
 bool ParseInt(std::string_view s, int min, int max, int* out) {

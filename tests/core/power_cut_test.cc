@@ -9,8 +9,8 @@
 #include <random>
 
 #include "support/power_cut_backend.h"
-#include "udm/backends.h"
 #include "support/test_env.h"
+#include "udm/backends.h"
 #include "support/test_io.h"
 #include "support/test_resolver.h"
 
