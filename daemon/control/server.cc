@@ -119,12 +119,14 @@ bool ControlServer::PeerAllowed(const ucred& peer) const {
 
 void ControlServer::Admit(SocketFd fd) {
   auto peer = PeerCredentials(fd.get());
+  // A refusal is counted before it is sent: whoever reads it and then the
+  // counters finds it there.
   if (!peer || !PeerAllowed(*peer)) {
+    stats_.connections_refused.fetch_add(1, std::memory_order_relaxed);
     std::string who = peer ? fmt::format("uid {}", peer->uid) : "an unknown peer";
     SendSome(fd.get(), EncodeError(nullptr, PermissionDenied(fmt::format(
                                                 "{} may not use {} (only uid {} and root)", who,
                                                 socket_path_, ::geteuid()))));
-    stats_.connections_refused.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   std::lock_guard lock(mu_);
@@ -135,8 +137,8 @@ void ControlServer::Admit(SocketFd fd) {
     std::string why = stopped_ ? fmt::format("{} is stopping", socket_path_)
                                : fmt::format("too many connections (at most {})",
                                              options_.max_connections);
-    SendSome(fd.get(), EncodeError(nullptr, Error{ErrorCode::kBusy, EBUSY, std::move(why)}));
     stats_.connections_refused.fetch_add(1, std::memory_order_relaxed);
+    SendSome(fd.get(), EncodeError(nullptr, Error{ErrorCode::kBusy, EBUSY, std::move(why)}));
     return;
   }
   stats_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
