@@ -7,6 +7,11 @@ def summarize(runs, metric):
     vals = [r[metric] for r in runs if r.get(metric) is not None and not r.get("error")]
     cpus = [r["cpu_s_per_gib"] for r in runs if r.get("cpu_s_per_gib") is not None]
     verify = [r["verify"] for r in runs]
+    cpu_ns = {}
+    for r in runs:
+        for c, n in (r.get("fio_cpu_ns") or {}).items():
+            cpu_ns[c] = cpu_ns.get(c, 0) + n
+    total_ns = sum(cpu_ns.values())
     return {
         "median": statistics.median(vals) if vals else None,
         "min": min(vals) if vals else None,
@@ -17,6 +22,10 @@ def summarize(runs, metric):
         "verify": "-" if all(v == "-" for v in verify) else
                   f"{verify.count('pass')}/{len(verify)} pass",
         "errors": sorted({" ".join(r["error"].split())[:120] for r in runs if r.get("error")}),
+        # Where fio ran: the share of its CPU time spent on each CPU, all
+        # runs together (older JSON has no such figures).
+        "fio_cpu_share": {c: n / total_ns for c, n in sorted(cpu_ns.items(), key=lambda kv: int(kv[0]))}
+                         if total_ns else None,
     }
 
 
@@ -67,6 +76,10 @@ def print_table(results, workloads, names):
                   if e.get("beyond_floor_us") is not None]
         if beyond:
             print("  beyond raw + udm_floor: " + ", ".join(beyond))
+        placed = [f"{n} " + " ".join(f"{c}:{100 * v:.0f}%" for c, v in e["fio_cpu_share"].items())
+                  for n, e in s.items() if e.get("fio_cpu_share")]
+        if placed:
+            print("  fio's CPU time by CPU: " + ", ".join(placed))
     return summary
 
 

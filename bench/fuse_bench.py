@@ -16,6 +16,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 from bench_contenders import CONTENDERS, Cleanup, enable_fuse_uring, make_backing, start_contender
@@ -98,14 +99,88 @@ def parse_fio(out):
     }
 
 
+def tree_tasks(pid):
+    """(tid, task dir) of every thread of `pid` and of its descendants."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            tids = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for t in tids:
+            d = f"/proc/{p}/task/{t}"
+            out.append((int(t), d))
+            try:
+                with open(d + "/children") as f:
+                    todo.extend(int(c) for c in f.read().split())
+            except OSError:
+                pass
+    return out
+
+
+class Placement:
+    """Where a process tree spends its CPU time: every `period` seconds each
+    thread's time on a CPU since the last look (schedstat) is put down to
+    the CPU it runs or last ran on (stat field 39). The scheduler's
+    placement of fio moves QD1 and fsync results a lot on this machine
+    (README, FUSE benchmark), so every run records it."""
+
+    def __init__(self, pid, period=0.05):
+        self.pid, self.period = pid, period
+        self.ns = {}      # CPU -> nanoseconds
+        self.seen = {}    # tid -> schedstat run time at the last look
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def look(self):
+        for tid, d in tree_tasks(self.pid):
+            try:
+                with open(d + "/schedstat") as f:
+                    run_ns = int(f.read().split()[0])
+                with open(d + "/stat") as f:
+                    cpu = int(f.read().rsplit(")", 1)[1].split()[36])
+            except (OSError, ValueError, IndexError):
+                continue
+            delta = run_ns - self.seen.get(tid, 0)
+            self.seen[tid] = run_ns
+            if delta > 0:
+                self.ns[cpu] = self.ns.get(cpu, 0) + delta
+
+    def loop(self):
+        while not self.stop.wait(self.period):
+            self.look()
+
+    def finish(self):
+        """{CPU: nanoseconds}, keys as strings (JSON)."""
+        self.stop.set()
+        self.thread.join()
+        return {str(c): n for c, n in sorted(self.ns.items())}
+
+
 def run_fio(args, timeout):
-    p = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    """fio's figures (with `fio_cpu_ns`: its CPU time on each CPU) and an
+    error text or None. Raises subprocess.TimeoutExpired as subprocess.run
+    does, after killing fio."""
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as p:
+        placement = Placement(p.pid)
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            raise
+        finally:
+            cpu_ns = placement.finish()
     try:
-        m = parse_fio(p.stdout)
+        m = parse_fio(out)
     except (ValueError, KeyError, IndexError):
-        return None, (p.stderr or p.stdout)[-400:]
+        return None, (err or out)[-400:]
+    m["fio_cpu_ns"] = cpu_ns
     if p.returncode != 0 or m["fio_error"] != 0:
-        return m, (p.stderr or "fio failed")[-400:]
+        return m, (err or "fio failed")[-400:]
     return m, None
 
 
