@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages udm needs to build, test and run, skipping
 # the apt round trip when everything is already there. Run as root.
+#   scripts/install-deps.sh [--bench]
+# --bench adds what bench/fuse_bench.py runs against and draws with: the
+# peers (qemu-storage-daemon, nbdkit + nbdfuse) and matplotlib.
 set -euo pipefail
 
 packages=(
@@ -13,6 +16,12 @@ packages=(
   dpkg-dev fakeroot file systemd
   clang-16 libclang-rt-16-dev man-db
 )
+for arg in "$@"; do
+  case $arg in
+    --bench) packages+=(qemu-system-common nbdkit libnbd-bin python3-matplotlib) ;;
+    *) echo "install-deps.sh: unknown argument '$arg' (the only one is --bench)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
