@@ -124,7 +124,8 @@ class Placement:
     thread's time on a CPU since the last look (schedstat) is put down to
     the CPU it runs or last ran on (stat field 39). The scheduler's
     placement of fio moves QD1 and fsync results a lot on this machine
-    (README, FUSE benchmark), so every run records it."""
+    (README, FUSE benchmark), so every run records it. A thread's last
+    stretch before it exits (under one period) is not counted."""
 
     def __init__(self, pid, period=0.05):
         self.pid, self.period = pid, period
@@ -162,15 +163,16 @@ class Placement:
 def run_fio(args, timeout):
     """fio's figures (with `fio_cpu_ns`: its CPU time on each CPU) and an
     error text or None. Raises subprocess.TimeoutExpired as subprocess.run
-    does, after killing fio."""
+    does, after killing fio and the job processes it forked (its own
+    session, so that none is left holding the output pipes)."""
     with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True) as p:
+                          text=True, start_new_session=True) as p:
         placement = Placement(p.pid)
         try:
             out, err = p.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            p.kill()
-            p.communicate()
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
             raise
         finally:
             cpu_ns = placement.finish()

@@ -12,7 +12,8 @@
 #   fuzz     waits for every libFuzzer target's run (UDM_FUZZ_SECONDS each,
 #            default 10 in CI) and prints their log
 # Stage durations are printed at the end, then the CTest summary, which is
-# the last thing printed. A failing stage stops the run.
+# the last thing printed. A failing stage stops the run; a ctest failure
+# is reported with the summary, after the fuzz stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -86,13 +87,15 @@ run_asan_suites() {
 # Work that mostly waits (suites on FUSE, loop devices and daemons) runs in
 # the background beside work that mostly computes. Each such job gets its
 # own process group (job control is on only while it is started), so that
-# a run that stops early can end the whole job, daemons and all.
+# a run that stops early can end the whole job, daemons and all. (A
+# SIGKILL to this script's own group does not reach them; the EXIT trap
+# below handles every other way of stopping.)
 background_pids=()
 start_background() {  # start_background LOG COMMAND...: pid in $background_pid
   local log=$1
   shift
   set -m
-  "$@" >"$log" 2>&1 &
+  "$@" >"$log" 2>&1 </dev/null &
   background_pid=$!
   set +m
   background_pids+=("$background_pid")
@@ -144,17 +147,24 @@ stage_tsan() {
 # Building the fuzzers and running them keeps a CPU busy, while ctest mostly
 # waits (2m19 of CPU in 3m23 on a 2-CPU machine): the ctest stage starts
 # them in the background, and the fuzz stage waits for them and prints
-# their log.
+# their log. The job times itself: its CPU time reaches this shell's
+# counters whenever it ends, which is usually during ctest.
 fuzz_pid=""
 fuzz_log=build/fuzz.log
-fuzz_started=0
-fuzz_seconds=""
+fuzz_times=build/fuzz.times
+run_fuzzers() {  # in the background: scripts/fuzz.sh, then its wall and CPU seconds
+  local started=$SECONDS status=0
+  scripts/fuzz.sh || status=$?
+  child_cpu "$fuzz_times"
+  echo "$((SECONDS - started)) $(((child_cpu_ms + 500) / 1000))" >"$fuzz_times"
+  return "$status"
+}
 
 # A ctest failure is reported after the durations, with the summary.
 ctest_status=0
 stage_ctest() {
-  fuzz_started=$SECONDS
-  start_background "$fuzz_log" scripts/fuzz.sh
+  rm -f "$fuzz_times"
+  start_background "$fuzz_log" run_fuzzers
   fuzz_pid=$background_pid
   set +e
   (cd build && ctest --output-on-failure --timeout 600) 2>&1 | tee build/ctest.log
@@ -163,24 +173,23 @@ stage_ctest() {
 }
 
 stage_fuzz() {
-  local status=0
-  wait_background "$fuzz_pid" "fuzzers (started with ctest)" "$fuzz_log" || status=$?
-  fuzz_seconds=$((SECONDS - fuzz_started))
-  return "$status"
+  wait_background "$fuzz_pid" "fuzzers (started with ctest)" "$fuzz_log"
 }
 
 # CPU milliseconds (user+sys) of every finished child so far, in
 # child_cpu_ms: next to the wall time it shows how much a stage took from a
 # machine shared with others. It must run in this shell, never in $(...): a
 # forked subshell starts with zeroed child times, so `times` there says 0.
-# Stages keep milliseconds until the end so truncation does not add up.
+# Stages keep milliseconds until the end so truncation does not add up. A
+# background job passes a scratch file of its own.
 times_file=$(mktemp)
 child_cpu_ms=0
-child_cpu() {
-  times >"$times_file"
+child_cpu() {  # child_cpu [SCRATCH]
+  local scratch=${1:-$times_file}
+  times >"$scratch"
   # Line 2 is "<user>m<sec>s <sys>m<sec>s"; a comma locale writes "1,234".
   child_cpu_ms=$(awk 'NR == 2 { gsub(/,/, "."); split($1, u, /[ms]/); split($2, s, /[ms]/)
-    printf "%d", ((u[1] + s[1]) * 60 + u[2] + s[2]) * 1000 + 0.5 }' "$times_file")
+    printf "%d", ((u[1] + s[1]) * 60 + u[2] + s[2]) * 1000 + 0.5 }' "$scratch")
 }
 stage_cpu() {  # stage_cpu: appends the CPU seconds used since cpu_started
   child_cpu
@@ -215,13 +224,13 @@ report() {
   done
   printf '  %-18s %3dm%02ds  cpu %3dm%02ds (slowest: %s)\n' total $((total / 60)) $((total % 60)) \
     $((total_cpu / 60)) $((total_cpu % 60)) "${names[$slowest]:-none}"
-  echo "  (a stage that waits for background work also counts that work's CPU time: the"
-  echo "   ASan suites' in tsan, the fuzzers' in fuzz; the fuzz stage's wall time is only"
-  if [[ -n $fuzz_seconds ]]; then
-    printf '   what was left after ctest: the fuzzers took %dm%02ds in all)\n' \
-      $((fuzz_seconds / 60)) $((fuzz_seconds % 60))
-  else
-    echo "   what was left after ctest)"
+  if [[ -s $fuzz_times ]]; then
+    local fuzz_wall fuzz_cpu
+    read -r fuzz_wall fuzz_cpu <"$fuzz_times"
+    printf '  %-18s %3dm%02ds  cpu %3dm%02ds (ran during ctest)\n' fuzzers \
+      $((fuzz_wall / 60)) $((fuzz_wall % 60)) $((fuzz_cpu / 60)) $((fuzz_cpu % 60))
+    echo "  (a background job's CPU time counts in the stage running when it ended: the"
+    echo "   ASan suites' in tsan, the fuzzers' in ctest or fuzz)"
   fi
   rm -f "$times_file"
   if [[ -f build/ctest.log && $current != ctest ]]; then
@@ -233,7 +242,7 @@ report() {
 }
 trap report EXIT
 
-rm -f build/ctest.log
+rm -f build/ctest.log "$fuzz_times"
 for stage in build package asan tsan ctest fuzz; do
   echo "== stage $stage"
   current=$stage
