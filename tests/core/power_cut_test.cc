@@ -10,9 +10,9 @@
 
 #include "support/power_cut_backend.h"
 #include "support/test_env.h"
-#include "udm/backends.h"
 #include "support/test_io.h"
 #include "support/test_resolver.h"
+#include "udm/backends.h"
 
 namespace udm::test {
 namespace {
