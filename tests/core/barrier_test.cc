@@ -144,6 +144,13 @@ TEST_F(BarrierTest, OrderedBarrierOnAnIdleDeviceRunsWithoutTheWorker) {
   ASSERT_TRUE(fua->Wait());
   EXPECT_EQ(fua->completions(), 1);
   EXPECT_EQ(fua->status(), 0);
+  // Whichever thread delivered it, the block is lifted afterwards: a
+  // write submitted now reaches the device (at once, or from the queue).
+  auto last = TestIo::Write(32, 8, 0x77);
+  md->Submit(last->bio());
+  ASSERT_TRUE(m0_->WaitSeen(7));
+  ASSERT_TRUE(m0_->Release(6));  // before `last` goes out of scope
+  ASSERT_TRUE(last->Wait());
 }
 
 // A barrier that finds earlier I/O in flight takes the worker's path, and
