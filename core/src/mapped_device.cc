@@ -484,8 +484,10 @@ StatsSnapshot MappedDevice::Stats() const {
   }
   s.barrier_latency_histogram = barrier_latency_.Buckets();
   const std::vector<std::pair<const DmIo*, uint64_t>> waiters = BarrierWaiters();
-  const uint64_t now = detail::NowNs();
   std::lock_guard<std::mutex> g(inflight_mu_);
+  // Read under the lock: every listed barrier was stamped before it was
+  // listed, so none is younger than `now` and no age wraps around.
+  const uint64_t now = detail::NowNs();
   for (const DmIo* io = inflight_head_; io != nullptr; io = io->inflight_next) {
     InflightBarrier b{io->barrier_id, io->kind == IoKind::kBarrier, io->reported,
                       (now - io->start_ns) / 1000};

@@ -177,13 +177,16 @@ TEST_F(LoadTest, ThirtyTwoVolumesUnderIoWhileReloadedAtRandomLoseNothing) {
   while (Clock::now() - start < std::chrono::seconds(seconds) && hang.empty()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     if (rss_warm == 0 && Clock::now() >= warmup_end) rss_warm = RssKib(pid);
+    // A start stamped after `now` was read is newer than `now`: not stuck
+    // (and `now - s` would wrap around).
     const uint64_t now = NowMs(), limit = std::chrono::milliseconds(kHangLimit).count();
+    auto stuck = [&](uint64_t started) { return started != 0 && now > started && now - started > limit; };
     for (int t = 0; t < kIoThreads; ++t) {
       const uint64_t s = workers[t].op_started_ms.load();
-      if (s != 0 && now - s > limit) hang = fmt::format("I/O thread {} stuck for {} ms", t, now - s);
+      if (stuck(s)) hang = fmt::format("I/O thread {} stuck for {} ms", t, now - s);
     }
     const uint64_t c = control_started_ms.load();
-    if (c != 0 && now - c > limit) hang = fmt::format("control call stuck for {} ms", now - c);
+    if (stuck(c)) hang = fmt::format("control call stuck for {} ms", now - c);
   }
   stop = true;
   if (!hang.empty()) {
