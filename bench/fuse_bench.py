@@ -317,7 +317,9 @@ def main():
     ap.add_argument("--contenders", default=",".join(c for c in CONTENDERS if c != "udm_ref"))
     ap.add_argument("--workloads", default=",".join(WORKLOADS))
     ap.add_argument("--json", default="bench/results/fuse-bench.json")
-    ap.add_argument("--chart", default="docs/fuse-bench.png")
+    ap.add_argument("--chart",
+                    help="PNG to draw (a run's default: docs/fuse-bench.png; with "
+                         "--report-only, a chart is drawn only when this is given)")
     ap.add_argument("--fio-cpu", type=int,
                     help="keep fio on this CPU for every contender (default: the scheduler "
                          "places it); see bench/README.md on placement")
@@ -330,8 +332,10 @@ def main():
         names = list(saved["runs"])
         summary = print_table(saved["runs"], WORKLOADS, names)
         print_ipc(saved["meta"].get("ipc"))
-        write_chart(summary, WORKLOADS, names, args.chart, saved["meta"])
+        if args.chart:  # never redraw the README's chart from another run by default
+            write_chart(summary, WORKLOADS, names, args.chart, saved["meta"])
         return
+    args.chart = args.chart or "docs/fuse-bench.png"
     if args.quick:
         args.reps, args.runtime = 1, 2
     names = [n for n in args.contenders.split(",") if n]
