@@ -483,7 +483,7 @@ StatsSnapshot MappedDevice::Stats() const {
     s.last_error = last_error_;
   }
   s.barrier_latency_histogram = barrier_latency_.Buckets();
-  const std::vector<std::pair<const DmIo*, uint64_t>> waiters = BarrierWaiters();
+  const std::vector<std::pair<uint64_t, uint64_t>> waiters = BarrierWaiters();
   std::lock_guard<std::mutex> g(inflight_mu_);
   // Read under the lock: every listed barrier was stamped before it was
   // listed, so none is younger than `now` and no age wraps around.
@@ -491,8 +491,8 @@ StatsSnapshot MappedDevice::Stats() const {
   for (const DmIo* io = inflight_head_; io != nullptr; io = io->inflight_next) {
     InflightBarrier b{io->barrier_id, io->kind == IoKind::kBarrier, io->reported,
                       (now - io->start_ns) / 1000};
-    for (const auto& [w, n] : waiters) {
-      if (w == io) b.waiters = n;
+    for (const auto& [id, n] : waiters) {
+      if (id == io->barrier_id) b.waiters = n;
     }
     s.inflight_barriers.push_back(b);
   }
@@ -503,15 +503,16 @@ StatsSnapshot MappedDevice::Stats() const {
 // one holds the whole queue except the requeued prefix (earlier I/O), and a
 // queued one everything behind it. A plain flush orders nothing, so what is
 // queued behind it waits for the suspend or barrier ahead, not for it.
-// Walks the deferred queue under mu_ on the control path only; the pointers
-// are compared, never dereferenced, once mu_ is dropped.
-std::vector<std::pair<const DmIo*, uint64_t>> MappedDevice::BarrierWaiters() const {
-  std::vector<std::pair<const DmIo*, uint64_t>> out;
+// Walks the deferred queue under mu_ on the control path only. Barriers are
+// named by id, not address: once mu_ is dropped one may complete and a new
+// flush take its address before Stats() matches them.
+std::vector<std::pair<uint64_t, uint64_t>> MappedDevice::BarrierWaiters() const {
+  std::vector<std::pair<uint64_t, uint64_t>> out;
   std::lock_guard<std::mutex> l(mu_);
   const size_t n = deferred_.size();
-  if (barrier_ != nullptr) out.emplace_back(barrier_, n - std::min(n, requeued_prefix_));
+  if (barrier_ != nullptr) out.emplace_back(barrier_->barrier_id, n - std::min(n, requeued_prefix_));
   for (size_t i = 0; i < n; ++i) {
-    if (deferred_[i]->kind == IoKind::kBarrier) out.emplace_back(deferred_[i], n - i - 1);
+    if (deferred_[i]->kind == IoKind::kBarrier) out.emplace_back(deferred_[i]->barrier_id, n - i - 1);
   }
   return out;
 }

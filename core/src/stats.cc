@@ -58,18 +58,21 @@ LatencyPercentiles LatencyHistogram::Percentiles() const {
     counts[i] = buckets_[i].load(std::memory_order_relaxed);
     total += counts[i];
   }
+  // One reading of the maximum, after the buckets, for every figure: Record
+  // may raise it meanwhile, and no percentile may exceed the max shown.
+  const uint64_t max_ns = max_ns_.load(std::memory_order_relaxed);
   LatencyPercentiles p;
   p.count = total;
-  p.max_us = max_ns_.load(std::memory_order_relaxed) / 1000;
+  p.max_us = max_ns / 1000;
   if (total == 0) return p;
   auto at = [&](double q) {
     const uint64_t rank = static_cast<uint64_t>(q * static_cast<double>(total - 1)) + 1;
     uint64_t seen = 0;
     for (int i = 0; i < kBuckets; ++i) {
       seen += counts[i];
-      if (seen >= rank) return std::min(BucketUpperNs(i), max_ns_.load(std::memory_order_relaxed));
+      if (seen >= rank) return std::min(BucketUpperNs(i), max_ns);
     }
-    return max_ns_.load(std::memory_order_relaxed);
+    return max_ns;
   };
   p.p50_us = at(0.50) / 1000;
   p.p90_us = at(0.90) / 1000;

@@ -137,7 +137,7 @@ class MappedDevice : public BlockDevice {
   void Requeue(detail::DmIo* io);
   void CompleteOriginal(detail::DmIo* io, int status);
   void SetReportedPhase(detail::DmIo* io, BarrierPhase phase);
-  std::vector<std::pair<const detail::DmIo*, uint64_t>> BarrierWaiters() const;
+  std::vector<std::pair<uint64_t, uint64_t>> BarrierWaiters() const;  // (barrier id, waiters)
   // Remembers why a request failed, for Stats().last_error. `where` is the
   // device (or volume) the failed piece went to; error paths only.
   void NoteError(const Bio& piece, std::string_view where, int status);
