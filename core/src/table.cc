@@ -54,6 +54,12 @@ Result<TableLine> ParseLine(unsigned line_no, std::vector<std::string> fields) {
   if (*start + *length < *start) {
     return InvalidArgument("length: start {} + length {} overflows", *start, *length);
   }
+  if (*start + *length > kMaxTableSectors) {
+    return InvalidArgument(
+        "length: the target would end at sector {}, past the largest volume ({} sectors, the "
+        "largest file size)",
+        *start + *length, kMaxTableSectors);
+  }
   if (fields.size() < 3) return InvalidArgument("target: missing target type");
   tl.start = *start;
   tl.length = *length;
@@ -111,6 +117,11 @@ Result<std::unique_ptr<Table>> Table::Build(const std::vector<TableLine>& lines,
     if (tl.start != next || tl.length == 0 || tl.start + tl.length < tl.start) {
       return InvalidArgument("{}: start: {} does not follow the previous target (ends at {})",
                              where, tl.start, next);
+    }
+    if (tl.start + tl.length > kMaxTableSectors) {
+      return InvalidArgument("{}: length: the target would end at sector {}, past the largest "
+                             "volume ({} sectors)",
+                             where, tl.start + tl.length, kMaxTableSectors);
     }
     const TargetType* type = registry.Find(tl.target);
     if (type == nullptr) {

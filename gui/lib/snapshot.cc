@@ -17,10 +17,15 @@ class FieldReader {
  public:
   FieldReader(const QJsonObject& o, QString where) : o_(o), where_(std::move(where)) {}
 
+  // Below 2^63, so that the conversion to qint64 is defined.
   qint64 Int(const char* key) {
     return Read<qint64>(
-        key, [](const QJsonValue& v) { return v.isDouble() && v.toDouble() >= 0; },
-        "a non-negative number", [](const QJsonValue& v) { return static_cast<qint64>(v.toDouble()); });
+        key,
+        [](const QJsonValue& v) {
+          return v.isDouble() && v.toDouble() >= 0 && v.toDouble() < 9223372036854775808.0;
+        },
+        "a non-negative number below 2^63",
+        [](const QJsonValue& v) { return static_cast<qint64>(v.toDouble()); });
   }
   bool Bool(const char* key) {
     return Read<bool>(key, &QJsonValue::isBool, "a boolean", [](const QJsonValue& v) { return v.toBool(); });

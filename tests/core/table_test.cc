@@ -87,7 +87,7 @@ TEST_F(TableTest, CanonicalTablesRoundTripThroughText) {
   const std::vector<std::string> tables = {
       "0 100 linear mem0 0\n",
       "0 1000 linear mem1 0\n",
-      "0 18446744073709551615 zero\n",
+      "0 18014398509481983 zero\n",
       "0 7 error\n",
       "0 64 striped 2 16 mem0 100 mem1 0\n",
       "0 96 striped 3 8 mem1 0 mem0 500 mem1 300\n",
@@ -147,6 +147,14 @@ TEST_F(TableTest, TableSizeIsTheSumOfItsTargets) {
   EXPECT_EQ((*table)->entry(1).type->name, "striped");
 }
 
+// A volume is a file: its size in bytes must fit in off_t.
+TEST_F(TableTest, TheLargestVolumeIsTheLargestFile) {
+  auto table = Load("0 18014398509481983 zero\n");
+  ASSERT_TRUE(table.has_value()) << table.error().message;
+  EXPECT_EQ((*table)->sectors(), kMaxTableSectors);
+  EXPECT_EQ((*table)->sectors() * 512, uint64_t{INT64_MAX} - 511);
+}
+
 // --- Malformed tables -------------------------------------------------------
 
 struct BadTable {
@@ -178,8 +186,14 @@ TEST_F(TableTest, MalformedTablesAreRefusedNamingLineAndField) {
        "0 10 zero\n10 18446744073709551616 zero\n",
        {"line 2", "length", "18446744073709551616"}},
       {"start + length overflows",
-       "0 18446744073709551615 zero\n18446744073709551615 1 zero\n",
+       "0 18014398509481983 zero\n18014398509481983 18446744073709551615 zero\n",
        {"line 2", "length", "overflow"}},
+      {"longer than the largest file",
+       "0 18014398509481984 zero\n",
+       {"line 1", "length", "18014398509481984", "largest volume"}},
+      {"ends past the largest file",
+       "0 18014398509481983 zero\n18014398509481983 1 zero\n",
+       {"line 2", "length", "18014398509481984", "largest volume"}},
       {"missing length", "0 10 zero\n10\n", {"line 2", "length", "missing"}},
       {"missing length before a comment", "0 # 10 zero\n", {"line 1", "length", "missing"}},
       {"missing target type", "0 100\n", {"line 1", "target", "missing"}},
@@ -267,11 +281,18 @@ TEST_F(TableTest, BuildChecksTheLayoutOfLinesItIsGiven) {
   ASSERT_FALSE(with_zero.has_value());
   EXPECT_THAT(with_zero.error().message, HasSubstr("line 4"));
 
-  std::vector<TableLine> wraps = {{1, 0, UINT64_MAX, "zero", {}},
-                                  {2, UINT64_MAX, 2, "zero", {}}};
+  std::vector<TableLine> wraps = {{1, 0, kMaxTableSectors, "zero", {}},
+                                  {2, kMaxTableSectors, UINT64_MAX, "zero", {}}};
   auto with_wrap = Table::Build(wraps, BuiltinTargets(), opts);
   ASSERT_FALSE(with_wrap.has_value());
   EXPECT_THAT(with_wrap.error().message, HasSubstr("line 2"));
+
+  std::vector<TableLine> too_long = {{1, 0, kMaxTableSectors, "zero", {}},
+                                     {2, kMaxTableSectors, 1, "zero", {}}};
+  auto with_too_long = Table::Build(too_long, BuiltinTargets(), opts);
+  ASSERT_FALSE(with_too_long.has_value());
+  EXPECT_THAT(with_too_long.error().message,
+              AllOf(HasSubstr("line 2"), HasSubstr("largest volume")));
 }
 
 // --- Resources --------------------------------------------------------------
@@ -323,10 +344,10 @@ TEST_F(TableTest, FindTargetAtBoundaries) {
   EXPECT_EQ(t.FindTarget(151), 3u);
   EXPECT_EQ(t.FindTarget(1150), 3u);
 
-  auto single = Load("0 18446744073709551615 zero\n");
+  auto single = Load("0 18014398509481983 zero\n");
   ASSERT_TRUE(single.has_value()) << single.error().message;
   EXPECT_EQ((*single)->FindTarget(0), 0u);
-  EXPECT_EQ((*single)->FindTarget(UINT64_MAX - 1), 0u);
+  EXPECT_EQ((*single)->FindTarget(kMaxTableSectors - 1), 0u);
 }
 
 TEST_F(TableTest, DevicesListsEachDeviceOnceInTableOrder) {

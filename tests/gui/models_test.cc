@@ -86,11 +86,15 @@ TEST(SnapshotTest, StructuralErrorsNameTheFieldAndRefuseTheFrame) {
   QJsonObject bad_type = VolumeJson("a", "ACTIVE", 0, 0);
   bad_type.insert(QStringLiteral("in_flight"), QStringLiteral("many"));
   EXPECT_EQ(ParseSnapshot({{QStringLiteral("volumes"), QJsonArray{bad_type}}}).error(),
-            QStringLiteral("volume 0: field 'in_flight' is not a non-negative number"));
+            QStringLiteral("volume 0: field 'in_flight' is not a non-negative number below 2^63"));
   QJsonObject bad_barrier = VolumeJson("a", "ACTIVE", 0, 0);
   bad_barrier.insert(QStringLiteral("inflight_barriers"), QJsonArray{QJsonObject{{QStringLiteral("id"), true}}});
   EXPECT_EQ(ParseSnapshot({{QStringLiteral("volumes"), QJsonArray{bad_barrier}}}).error(),
-            QStringLiteral("a inflight_barriers: field 'id' is not a non-negative number"));
+            QStringLiteral("a inflight_barriers: field 'id' is not a non-negative number below 2^63"));
+  QJsonObject huge = VolumeJson("a", "ACTIVE", 0, 0);
+  huge.insert(QStringLiteral("sectors"), 1e19);  // past qint64
+  EXPECT_EQ(ParseSnapshot({{QStringLiteral("volumes"), QJsonArray{huge}}}).error(),
+            QStringLiteral("volume 0: field 'sectors' is not a non-negative number below 2^63"));
 }
 
 TEST(VolumeTableModelTest, RatesComeFromCounterDeltasBetweenSnapshots) {

@@ -24,9 +24,14 @@ struct TableLine {
   std::vector<std::string> args;
 };
 
+// The most sectors a table may cover: a volume is a file, and its size in
+// bytes must fit in off_t (2^54 - 1 sectors, just under 8 EiB).
+inline constexpr uint64_t kMaxTableSectors = uint64_t{INT64_MAX} >> 9;
+
 // Parses table text. Blank lines and '#' comments are skipped. Checks the
 // syntax and the layout (first line at 0, no gap, no overlap, no zero
-// length, no overflow); errors name the line and the field.
+// length, no overflow, at most kMaxTableSectors); errors name the line and
+// the field.
 Result<std::vector<TableLine>> ParseTableText(std::string_view text);
 
 // Parses one unsigned decimal number for `field`, rejecting signs, junk and
