@@ -165,7 +165,7 @@ bool ControlConnection::SendSnapshot() {
     snapshot = nullptr;
   }
   if (!snapshot.is_object()) snapshot = json{{"volumes", json::array()}};
-  snapshot["time_ms"] = NowUnixMs();
+  if (!snapshot.contains("time_ms")) snapshot["time_ms"] = NowUnixMs();
   std::string line = EncodeLine(json{{"id", watch_id_}, {"snapshot", std::move(snapshot)}});
   auto sent = SendSome(fd_.get(), line);
   if (!sent) return false;

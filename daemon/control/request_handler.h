@@ -26,7 +26,8 @@ class RequestHandler {
   virtual Result<nlohmann::json> Handle(const std::string& method, const nlohmann::json& params) = 0;
 
   // A watch snapshot: {"volumes": [Info + Stats merged, ...]}; the server
-  // adds time_ms and the envelope. Called on a server thread once per
+  // adds the envelope, and time_ms (NowUnixMs()) unless the snapshot has
+  // it already: when its counters were read. Called on a server thread once per
   // interval per watching connection whose client has read the previous
   // snapshot; must not block on I/O.
   virtual nlohmann::json Snapshot() = 0;

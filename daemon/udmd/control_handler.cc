@@ -5,6 +5,7 @@
 #include <map>
 
 #include "control/params.h"
+#include "control/protocol.h"
 
 namespace udm::daemon {
 
@@ -257,7 +258,8 @@ Result<json> ControlHandler::Handle(const std::string& method, const json& param
 
 json ControlHandler::Snapshot() {
   json vols = json::array();
-  for (const auto& info : volumes_.InfoAll()) {
+  const auto infos = volumes_.InfoAll();
+  for (const auto& info : infos) {
     json j = InfoJson(info);
     if (auto s = volumes_.Stats(info.name)) {
       // Info's "barriers" is the mode and Stats' the completed count; the
@@ -267,13 +269,19 @@ json ControlHandler::Snapshot() {
       stats.erase("barriers");
       j.update(stats);
     }
-    // Each live target's status line ("<start> <len> <type> <info>"), so a
-    // watcher sees resync progress and failed legs without polling.
-    auto status = volumes_.Lines(info.name, false, StatusType::kInfo, "");
-    j["status"] = status ? json(*status) : json::array();
     vols.push_back(std::move(j));
   }
-  return json{{"volumes", vols}};
+  // The time belongs to the counters just read, which watchers turn into
+  // rates. Status lines come after it: a target's resume (a mirror's log
+  // I/O) holds them up, and that wait must not stretch the time.
+  const int64_t time_ms = NowUnixMs();
+  for (size_t i = 0; i < infos.size(); ++i) {
+    // Each live target's status line ("<start> <len> <type> <info>"), so a
+    // watcher sees resync progress and failed legs without polling.
+    auto status = volumes_.Lines(infos[i].name, false, StatusType::kInfo, "");
+    vols[i]["status"] = status ? json(*status) : json::array();
+  }
+  return json{{"time_ms", time_ms}, {"volumes", vols}};
 }
 
 }  // namespace udm::daemon
