@@ -219,21 +219,24 @@ TEST_F(FlakeyTest, RandomWriteCorruptionChangesAtMostOneByte) {
 }
 
 TEST_F(FlakeyTest, CycleCountsFromTableLoad) {
-  // Up for the first 2 s after load, then down (error_writes) for 2 s.
-  const auto loaded = Clock::now();
+  // Up for the first 2 s after load, then down (error_writes) for 2 s. The
+  // target stamps its load somewhere between `before` and `after`: a phase
+  // is only checked where both bounds agree on it.
+  const auto before = Clock::now();
   auto md = Device("0 2 2 1 error_writes");
+  const auto after = Clock::now();
   const int early = WriteOne(*md, 1, 0x11);
-  if (Clock::now() - loaded < std::chrono::milliseconds(1900)) {
+  if (Clock::now() - before < std::chrono::milliseconds(1900)) {
     EXPECT_EQ(early, 0);
   }
-  std::this_thread::sleep_until(loaded + std::chrono::milliseconds(2300));
+  std::this_thread::sleep_until(after + std::chrono::milliseconds(2300));
   const int late = WriteOne(*md, 1, 0x22);
-  if (Clock::now() - loaded < std::chrono::milliseconds(3900)) {
+  if (Clock::now() - before < std::chrono::milliseconds(3900)) {
     EXPECT_EQ(late, -EIO);
   }
-  std::this_thread::sleep_until(loaded + std::chrono::milliseconds(4300));
+  std::this_thread::sleep_until(after + std::chrono::milliseconds(4300));
   const int again = WriteOne(*md, 1, 0x33);
-  if (Clock::now() - loaded < std::chrono::milliseconds(5900)) {
+  if (Clock::now() - before < std::chrono::milliseconds(5900)) {
     EXPECT_EQ(again, 0);
   }
   // A new table starts its cycle afresh.
