@@ -120,7 +120,7 @@ Result<std::unique_ptr<Table>> Table::Build(const std::vector<TableLine>& lines,
     }
     if (tl.start + tl.length > kMaxTableSectors) {
       return InvalidArgument("{}: length: the target would end at sector {}, past the largest "
-                             "volume ({} sectors)",
+                             "volume ({} sectors, the largest file size)",
                              where, tl.start + tl.length, kMaxTableSectors);
     }
     const TargetType* type = registry.Find(tl.target);

@@ -8,6 +8,7 @@
 #include <sys/statvfs.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -199,7 +200,9 @@ void StatFs(fuse_req_t req, fuse_ino_t /*ino*/) {
   uint64_t bytes = 0;
   uint64_t files = 0;
   for (const VolumeHandle& v : fs.dir.List()) {
-    bytes += v.device->sectors() << kSectorShift;
+    // Saturates: three volumes of the largest size pass 2^64 bytes.
+    const uint64_t b = v.device->sectors() << kSectorShift;
+    bytes = b > UINT64_MAX - bytes ? UINT64_MAX : bytes + b;
     ++files;
   }
   struct statvfs st{};

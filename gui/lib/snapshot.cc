@@ -25,7 +25,8 @@ class FieldReader {
           return v.isDouble() && v.toDouble() >= 0 && v.toDouble() < 9223372036854775808.0;
         },
         "a non-negative number below 2^63",
-        [](const QJsonValue& v) { return static_cast<qint64>(v.toDouble()); });
+        // toInteger keeps integers past 2^53 exact (sector counts reach 2^54).
+        [](const QJsonValue& v) { return v.toInteger(static_cast<qint64>(v.toDouble())); });
   }
   bool Bool(const char* key) {
     return Read<bool>(key, &QJsonValue::isBool, "a boolean", [](const QJsonValue& v) { return v.toBool(); });

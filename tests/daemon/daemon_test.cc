@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@
 #include "support/command.h"
 #include "support/daemon_fixture.h"
 #include "support/daemon_process.h"
+#include "udm/table.h"
 
 namespace udm::test {
 namespace {
@@ -220,6 +222,22 @@ TEST_F(DaemonTest, KillNineAndRestartBringsEverythingBack) {
   EXPECT_TRUE(ReadFile(Vol("v"), 12345, data.size()) == data) << "fsynced data lost";
 }
 
+// The largest tables make files of just under 8 EiB; the mount's size
+// (statfs) saturates rather than wrapping around.
+TEST_F(DaemonTest, TheLargestVolumesAreServedAndStatfsSaturates) {
+  const std::string table = fmt::format("0 {} zero", kMaxTableSectors);
+  for (const char* name : {"huge1", "huge2", "huge3"}) {  // 3 x 8 EiB > 2^64 bytes
+    ASSERT_TRUE(Udm({"create", name, "--table", table}).ok());
+  }
+  struct stat st{};
+  ASSERT_EQ(stat(Vol("huge1").c_str(), &st), 0);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), kMaxTableSectors * 512);
+  EXPECT_TRUE(ReadFile(Vol("huge1"), st.st_size - 4096, 4096) == std::vector<uint8_t>(4096, 0));
+  struct statvfs sv{};
+  ASSERT_EQ(statvfs(fs::path(Vol("huge1")).parent_path().c_str(), &sv), 0);
+  EXPECT_EQ(sv.f_blocks, UINT64_MAX / sv.f_frsize);
+}
+
 TEST_F(DaemonTest, BadInputIsRefusedWithAMessageAndChangesNothing) {
   ASSERT_TRUE(Udm({"create", "v", "--table", fmt::format("0 1024 linear {} 0", a_)}).ok());
   const std::string before = Udm({"--json", "info"}).out;
@@ -230,6 +248,7 @@ TEST_F(DaemonTest, BadInputIsRefusedWithAMessageAndChangesNothing) {
       {{"create", "x", "--table", "0 100 zero\n50 100 zero"}, "overlap"},
       {{"create", "x", "--table", "0 0 zero"}, "length"},
       {{"create", "x", "--table", "0 99999999999999999999 zero"}, "64 bits"},
+      {{"create", "x", "--table", "0 18014398509481984 zero"}, "largest volume"},
       {{"create", "x", "--table", "0 100 frobnicate"}, "frobnicate"},
       {{"create", "x", "--table", "0 100 linear /no/such/file 0"}, "/no/such/file"},
       {{"create", "x", "--table", fmt::format("0 99999 linear {} 0", a_)}, "too small"},

@@ -23,8 +23,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   uint64_t next = 0;
   for (const TableLine& l : *lines) {
-    Check(l.start == next && l.length > 0 && l.start + l.length > l.start && !l.target.empty(),
-          "parsed layout has a gap, an overlap, an overflow or an empty target", std::string(text));
+    Check(l.start == next && l.length > 0 && l.start + l.length > l.start &&
+              l.start + l.length <= kMaxTableSectors && !l.target.empty(),
+          "parsed layout has a gap, an overlap, an overflow, an end past the largest volume or "
+          "an empty target",
+          std::string(text));
     next = l.start + l.length;
   }
   TableOptions options;

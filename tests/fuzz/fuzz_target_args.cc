@@ -5,12 +5,14 @@
 // A target that accepts its arguments must re-emit them (StatusLine(kTable))
 // so that the same create() accepts them again and re-emits the same line,
 // as `udmsetup table` output fed back to `udmsetup load` relies on.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string>
 
 #include "fuzz/fuzz_support.h"
+#include "udm/table.h"
 #include "udm/target_registry.h"
 #include "udm/targets/builtin.h"
 
@@ -31,7 +33,8 @@ bool Decode(const uint8_t* data, size_t size, Input* in) {
   in->type = types[data[0] % types.size()];
   uint64_t length = 0;
   std::memcpy(&length, data + 1, sizeof(length));
-  in->ctx.length = length == 0 ? 1 : length;  // the table parser refuses 0
+  // The table parser refuses 0 and anything past the largest volume.
+  in->ctx.length = std::clamp<uint64_t>(length, 1, kMaxTableSectors);
   in->ctx.writable = (data[9] & 1) != 0;
   in->ctx.resolver = &Devices();
   in->ctx.raise_event = [] {};

@@ -26,7 +26,7 @@ struct TableLine {
 
 // The most sectors a table may cover: a volume is a file, and its size in
 // bytes must fit in off_t (2^54 - 1 sectors, just under 8 EiB).
-inline constexpr uint64_t kMaxTableSectors = uint64_t{INT64_MAX} >> 9;
+inline constexpr uint64_t kMaxTableSectors = uint64_t{INT64_MAX} >> kSectorShift;
 
 // Parses table text. Blank lines and '#' comments are skipped. Checks the
 // syntax and the layout (first line at 0, no gap, no overlap, no zero
