@@ -25,11 +25,12 @@ class RequestHandler {
   // does, the server answers with an error instead.
   virtual Result<nlohmann::json> Handle(const std::string& method, const nlohmann::json& params) = 0;
 
-  // A watch snapshot: {"volumes": [Info + Stats merged, ...]}; the server
-  // adds the envelope, and time_ms (NowUnixMs()) unless the snapshot has
-  // it already: when its counters were read. Called on a server thread once per
-  // interval per watching connection whose client has read the previous
-  // snapshot; must not block on I/O.
+  // A watch snapshot: {"time_ms"?, "volumes": [Info + Stats merged, ...]}.
+  // time_ms, if present, is when the counters were read (NowUnixMs());
+  // otherwise the server adds it. The server adds the envelope. Called on a
+  // server thread once per interval per watching connection whose client
+  // has read the previous snapshot. May wait for a volume's table lock (a
+  // resume holds it), never for the client's I/O.
   virtual nlohmann::json Snapshot() = 0;
 };
 

@@ -86,7 +86,9 @@ class FakeHandler : public RequestHandler {
   // tell when it was made relative to snapshots().
   json Snapshot() override {
     int seq = snapshots_.fetch_add(1) + 1;
-    return json{{"seq", seq}, {"volumes", json::array({{{"name", "v"}, {"pad", std::string(snapshot_pad_, 'x')}}})}};
+    json s{{"seq", seq}, {"volumes", json::array({{{"name", "v"}, {"pad", std::string(snapshot_pad_, 'x')}}})}};
+    if (const int64_t t = snapshot_time_ms_.load(); t != 0) s["time_ms"] = t;
+    return s;
   }
 
   void Answer(const std::string& method, Result<json> result) {
@@ -103,6 +105,7 @@ class FakeHandler : public RequestHandler {
   }
   int snapshots() const { return snapshots_.load(); }
   void set_snapshot_pad(size_t bytes) { snapshot_pad_ = bytes; }
+  void set_snapshot_time_ms(int64_t t) { snapshot_time_ms_ = t; }  // 0: the server's
 
  private:
   mutable std::mutex mu_;
@@ -111,6 +114,7 @@ class FakeHandler : public RequestHandler {
   std::map<std::string, std::function<Result<json>(const json&)>> hooks_;  // guarded by mu_
   std::atomic<int> snapshots_{0};
   size_t snapshot_pad_ = 0;
+  std::atomic<int64_t> snapshot_time_ms_{0};
 };
 
 // A raw client socket for sending arbitrary bytes.
@@ -560,6 +564,17 @@ TEST_F(ControlServerTest, WatchSendsSnapshotsAtTheInterval) {
   auto elapsed = std::chrono::steady_clock::now() - start;
   EXPECT_GE(elapsed, 400ms);
   EXPECT_LT(elapsed, 1500ms);
+}
+
+// A handler that timed its own snapshot (when it read the counters) keeps
+// that time; the server does not overwrite it.
+TEST_F(ControlServerTest, WatchKeepsTheTimeTheHandlerGave) {
+  handler_.set_snapshot_time_ms(42);
+  ControlClient client = Client();
+  ASSERT_TRUE(client.Call("watch", {{"interval_ms", 100}}).has_value());
+  auto snap = client.ReadSnapshot(2000);
+  ASSERT_TRUE(snap.has_value()) << snap.error().message;
+  EXPECT_EQ((*snap)["time_ms"], 42);
 }
 
 TEST_F(ControlServerTest, BadWatchIntervalKeepsTheConnectionInRequestMode) {
