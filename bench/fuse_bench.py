@@ -324,7 +324,8 @@ def main():
                     help="keep fio on this CPU for every contender (default: the scheduler "
                          "places it); see bench/README.md on placement")
     ap.add_argument("--report-only", action="store_true",
-                    help="print the table and draw the chart from --json without running")
+                    help="print the table from --json without running (and draw a chart "
+                         "only if --chart is given)")
     args = ap.parse_args()
     if args.report_only:
         with open(args.json) as f:

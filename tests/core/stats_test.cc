@@ -162,7 +162,9 @@ TEST(DeviceStatsTest, InflightBarrierShowsItsPhaseAndAges) {
 
 // A flush admitted while Stats() runs must not show an age from the future:
 // the age is taken against a clock read after the flush was stamped, so it
-// never wraps around to hundreds of days.
+// never wraps around to hundreds of days. Each flush is listed only briefly
+// (the memory backend completes it in Submit), so this samples a race: with
+// the clock read before the lock it failed within 30 ms here.
 TEST(DeviceStatsTest, InflightBarrierAgeNeverWrapsWhileFlushesArrive) {
   auto mem = std::make_shared<MemoryBackend>("mem", 4096);
   TestResolver r;
@@ -176,7 +178,7 @@ TEST(DeviceStatsTest, InflightBarrierAgeNeverWrapsWhileFlushesArrive) {
         batch.push_back(TestIo::Flush());
         md->Submit(batch.back()->bio());
       }
-      for (auto& io : batch) ASSERT_TRUE(io->Wait());
+      for (auto& io : batch) EXPECT_TRUE(io->Wait());  // all of them, before they go
     }
   });
   uint64_t seen = 0, worst_us = 0;
