@@ -398,11 +398,16 @@ Status VolumeManager::Remove(const std::string& name, bool force) {
     // Like dmsetup remove --force: whoever still has the file open gets
     // EIO from now on, queued I/O included, instead of hanging.
     TableOptions opts;
+    opts.writable = !(*vol)->read_only;  // a read-only device refuses a writable table
     auto error_table = Table::FromText(fmt::format("0 {} error", dev.sectors()), registry_, opts);
-    if (error_table && dev.Load(std::move(*error_table))) {
+    UDM_CHECK(error_table.has_value());
+    if (Status loaded = dev.Load(std::move(*error_table)); loaded) {
       if (dev.suspend_state() == SuspendState::kActive) (void)dev.Suspend(true);
       (void)dev.FailDeferred();
       (void)dev.Resume();
+    } else {
+      std::fprintf(stderr, "udmd: %s: remove --force: loading the error table failed: %s\n",
+                   name.c_str(), loaded.error().message.c_str());
     }
   }
   Retire((*vol)->device);

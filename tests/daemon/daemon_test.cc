@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <fstream>
 #include <random>
 #include <thread>
@@ -453,6 +454,29 @@ TEST_F(DaemonTest, ForcedRemoveFailsIoOnStillOpenFiles) {
   close(fd);
   EXPECT_FALSE(Udm({"info", "v"}).ok());
   EXPECT_TRUE(Udm({"create", "v", "--table", "0 8 zero"}).ok());  // the daemon is fine
+}
+
+// The same for a read-only volume, and for a reader held by a suspend: it
+// gets EIO instead of waiting for a resume that can no longer come.
+TEST_F(DaemonTest, ForcedRemoveFailsIoOnAReadOnlySuspendedVolume) {
+  ASSERT_TRUE(Udm({"create", "ro", "--readonly", "--table", TwoFileTable()}).ok());
+  const int fd = open(Vol("ro").c_str(), O_RDONLY | O_DIRECT);
+  ASSERT_GE(fd, 0);
+  alignas(4096) static uint8_t buf[4096];
+  ASSERT_EQ(pread(fd, buf, sizeof buf, 0), static_cast<ssize_t>(sizeof buf));
+  ASSERT_TRUE(Udm({"suspend", "ro"}).ok());
+  auto held = std::async(std::launch::async, [&] {
+    const ssize_t n = pread(fd, buf, sizeof buf, 4096);
+    return n < 0 ? -errno : static_cast<int>(n);
+  });
+  EXPECT_EQ(held.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout);
+  ASSERT_TRUE(Udm({"remove", "--force", "ro"}).ok());
+  ASSERT_EQ(held.wait_for(std::chrono::seconds(10)), std::future_status::ready)
+      << "the held read still waits after remove --force";
+  EXPECT_EQ(held.get(), -EIO);
+  EXPECT_EQ(pread(fd, buf, sizeof buf, 0), -1);
+  EXPECT_EQ(errno, EIO);
+  close(fd);
 }
 
 TEST_F(DaemonTest, SizeChangesAfterResumeAreVisibleAtOnce) {
