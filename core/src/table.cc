@@ -42,6 +42,15 @@ std::vector<std::string> SplitFields(std::string_view line) {
   return out;
 }
 
+// A target may end no later than the largest volume (kMaxTableSectors).
+Status CheckEnd(uint64_t end) {
+  if (end <= kMaxTableSectors) return {};
+  return InvalidArgument(
+      "length: the target would end at sector {}, past the largest volume ({} sectors, the "
+      "largest file size)",
+      end, kMaxTableSectors);
+}
+
 Result<TableLine> ParseLine(unsigned line_no, std::vector<std::string> fields) {
   TableLine tl;
   tl.line_no = line_no;
@@ -54,12 +63,7 @@ Result<TableLine> ParseLine(unsigned line_no, std::vector<std::string> fields) {
   if (*start + *length < *start) {
     return InvalidArgument("length: start {} + length {} overflows", *start, *length);
   }
-  if (*start + *length > kMaxTableSectors) {
-    return InvalidArgument(
-        "length: the target would end at sector {}, past the largest volume ({} sectors, the "
-        "largest file size)",
-        *start + *length, kMaxTableSectors);
-  }
+  if (Status st = CheckEnd(*start + *length); !st) return std::unexpected(st.error());
   if (fields.size() < 3) return InvalidArgument("target: missing target type");
   tl.start = *start;
   tl.length = *length;
@@ -118,10 +122,8 @@ Result<std::unique_ptr<Table>> Table::Build(const std::vector<TableLine>& lines,
       return InvalidArgument("{}: start: {} does not follow the previous target (ends at {})",
                              where, tl.start, next);
     }
-    if (tl.start + tl.length > kMaxTableSectors) {
-      return InvalidArgument("{}: length: the target would end at sector {}, past the largest "
-                             "volume ({} sectors, the largest file size)",
-                             where, tl.start + tl.length, kMaxTableSectors);
+    if (Status st = CheckEnd(tl.start + tl.length); !st) {
+      return std::unexpected(st.error().Prefixed(where));
     }
     const TargetType* type = registry.Find(tl.target);
     if (type == nullptr) {
